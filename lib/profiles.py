@@ -1,0 +1,179 @@
+"""The run profiles ``tiny``, ``demo`` and ``paper``, and where their artifacts live.
+
+A profile fixes every size used anywhere (corpus slices, probe sentence counts, model sizes, epochs, ablation steps),
+so that one name reproduces a whole run: ``tiny`` for tests and CI (seconds per step), ``demo`` for ``make demo``
+(about 20 minutes on a 2-core CPU), ``paper`` for the paper's scale (meant for a GPU).
+Used in: every notebook (the ``profile`` parameter) and every module that caches artifacts.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class CorpusSizes:
+    """How much of each corpus a profile reads (``None`` means all of it)."""
+
+    brown_sentences: int | None
+    ud_sentences: int | None
+    multi30k_train: int | None
+    multi30k_val: int | None
+    multi30k_test: int | None
+
+
+@dataclass(frozen=True)
+class ModelSizes:
+    """Sizes and training schedule of one kind of model (NMT or LM)."""
+
+    src_vocab: int
+    tgt_vocab: int
+    emb: int
+    hidden: int
+    layers: int
+    dropout: float
+    epochs: int
+    batch_size: int
+    lr: float
+    max_len: int
+    beam: int
+
+
+@dataclass(frozen=True)
+class ProbeSizes:
+    """Probing data and probe training: sentences drawn per split, elastic-net strengths, optimisation."""
+
+    train_sentences: int
+    dev_sentences: int
+    test_sentences: int
+    l1: float
+    l2: float
+    epochs: int
+    batch_size: int
+    lr: float
+    lambda_grid: tuple[float, ...]
+    percentages: tuple[int, ...]
+    minimal_set_delta: float
+    salient_mass: float
+
+
+@dataclass(frozen=True)
+class AblationSizes:
+    """In-model ablation sweep: step and extent as shares of the neurons, and the evaluation slice."""
+
+    step: float
+    max_share: float
+    test_sentences: int | None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything a run needs to know about sizes; see the module docstring."""
+
+    name: str
+    seed: int
+    corpora: CorpusSizes
+    nmt: ModelSizes
+    lm: ModelSizes
+    probe: ProbeSizes
+    ablation: AblationSizes
+    nmt_pairs: tuple[str, ...] = ("en-de", "en-fr", "en-cs")
+    probe_corpora: tuple[str, ...] = ("brown", "ud")
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Names of every model of the profile: the NMT pairs and the language model ``lm``."""
+        return (*self.nmt_pairs, "lm")
+
+
+LAMBDA_GRID = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+TINY = Profile(
+    name="tiny",
+    seed=13,
+    corpora=CorpusSizes(brown_sentences=400, ud_sentences=300, multi30k_train=600, multi30k_val=60,
+                        multi30k_test=40),
+    nmt=ModelSizes(src_vocab=300, tgt_vocab=300, emb=16, hidden=16, layers=2, dropout=0.0, epochs=1, batch_size=32,
+                   lr=3e-3, max_len=50, beam=2),
+    lm=ModelSizes(src_vocab=300, tgt_vocab=300, emb=16, hidden=16, layers=2, dropout=0.0, epochs=1, batch_size=32,
+                  lr=3e-3, max_len=50, beam=1),
+    probe=ProbeSizes(train_sentences=200, dev_sentences=50, test_sentences=100, l1=1e-5, l2=1e-5, epochs=10,
+                     batch_size=256, lr=1e-2, lambda_grid=(0.0, 1e-5, 1e-3, 1e-1), percentages=(10, 15, 20),
+                     minimal_set_delta=0.005, salient_mass=0.25),
+    ablation=AblationSizes(step=0.1, max_share=0.2, test_sentences=20),
+)
+
+DEMO = Profile(
+    name="demo",
+    seed=13,
+    corpora=CorpusSizes(brown_sentences=6000, ud_sentences=None, multi30k_train=None, multi30k_val=None,
+                        multi30k_test=None),
+    nmt=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=4,
+                   batch_size=64, lr=2e-3, max_len=80, beam=4),
+    lm=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=4,
+                  batch_size=64, lr=2e-3, max_len=80, beam=1),
+    probe=ProbeSizes(train_sentences=4000, dev_sentences=500, test_sentences=1000, l1=1e-5, l2=1e-5, epochs=20,
+                     batch_size=1024, lr=5e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
+                     minimal_set_delta=0.005, salient_mass=0.25),
+    ablation=AblationSizes(step=0.025, max_share=0.3, test_sentences=500),
+)
+
+PAPER = Profile(
+    name="paper",
+    seed=13,
+    corpora=CorpusSizes(brown_sentences=None, ud_sentences=None, multi30k_train=None, multi30k_val=None,
+                        multi30k_test=None),
+    nmt=ModelSizes(src_vocab=8000, tgt_vocab=8000, emb=500, hidden=500, layers=2, dropout=0.3, epochs=20,
+                   batch_size=64, lr=1e-3, max_len=100, beam=5),
+    lm=ModelSizes(src_vocab=8000, tgt_vocab=8000, emb=500, hidden=500, layers=2, dropout=0.3, epochs=20,
+                  batch_size=64, lr=1e-3, max_len=100, beam=1),
+    probe=ProbeSizes(train_sentences=20000, dev_sentences=2000, test_sentences=4000, l1=1e-5, l2=1e-5, epochs=10,
+                     batch_size=1024, lr=2e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
+                     minimal_set_delta=0.005, salient_mass=0.25),
+    ablation=AblationSizes(step=0.025, max_share=1.0, test_sentences=None),
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (TINY, DEMO, PAPER)}
+
+
+def get_profile(name: str | Profile) -> Profile:
+    """The profile called ``name``; an unknown name raises a ``KeyError`` listing the known ones."""
+    if isinstance(name, Profile):
+        return name
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; known profiles: {', '.join(PROFILES)}") from None
+
+
+def data_dir() -> Path:
+    """Root of built artifacts: ``$GRAINS_DATA_DIR`` or ``data/`` in the repository."""
+    return Path(os.environ.get("GRAINS_DATA_DIR", REPO_ROOT / "data"))
+
+
+def corpora_dir() -> Path:
+    """Where fetched corpora live (shared by all profiles)."""
+    return data_dir() / "corpora"
+
+
+def models_dir(profile: str | Profile) -> Path:
+    """Where trained models of a profile live."""
+    return data_dir() / "models" / get_profile(profile).name
+
+
+def activations_dir(profile: str | Profile) -> Path:
+    """Where extracted activations of a profile live."""
+    return data_dir() / "activations" / get_profile(profile).name
+
+
+def results_dir(profile: str | Profile) -> Path:
+    """Where cached analysis results (probes, curves) of a profile live."""
+    return data_dir() / "results" / get_profile(profile).name
+
+
+def reports_dir(profile: str | Profile) -> Path:
+    """Where executed notebooks, HTML, figures and JSON of a profile go: ``$GRAINS_REPORTS_DIR`` or ``reports/``."""
+    return Path(os.environ.get("GRAINS_REPORTS_DIR", REPO_ROOT / "reports")) / get_profile(profile).name
