@@ -1,0 +1,100 @@
+"""The notebook harness: execute notebooks headless with papermill into ``reports/<profile>/``.
+
+``make demo`` runs every notebook in ``notebooks/`` in order through :func:`run_all`; the tests run each in the
+``tiny`` profile. Each executed notebook is saved beside its HTML rendering, and each notebook records its key
+numbers with :func:`write_results`, so runs can be compared without reading HTML.
+Used in: the Makefile (``python -m lib.runner``), tests/test_notebooks.py, and the last cell of every notebook.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lib.artifacts import atomic_path, read_json, write_json, write_text
+from lib.profiles import PROFILES, REPO_ROOT, get_profile, reports_dir
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+def notebooks() -> list[Path]:
+    """The project's notebooks in reading order (``NN_name.ipynb``)."""
+    return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def write_results(profile: str, notebook: str, results: dict[str, Any]) -> Path:
+    """Record a notebook's key numbers as ``reports/<profile>/<notebook>.json`` (written atomically)."""
+    return write_json(reports_dir(profile) / f"{notebook}.json", results)
+
+
+def read_results(profile: str, notebook: str) -> dict[str, Any]:
+    """The key numbers a notebook recorded with :func:`write_results`."""
+    path = reports_dir(profile) / f"{notebook}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run notebooks/{notebook}.ipynb in profile {profile!r} first")
+    return read_json(path)
+
+
+def run_notebook(path: str | Path, profile: str, parameters: dict[str, Any] | None = None,
+                 html: bool = True) -> Path:
+    """Execute one notebook headless with ``profile`` (and ``interactive=False``) into ``reports/<profile>/``.
+
+    Returns the executed notebook's path; an HTML rendering is written beside it when ``html`` is true.
+    """
+    import papermill
+
+    path = Path(path)
+    if not path.exists():
+        known = ", ".join(p.name for p in notebooks())
+        raise FileNotFoundError(f"no notebook {path}; known notebooks: {known}")
+    params = {"profile": get_profile(profile).name, "interactive": False, **(parameters or {})}
+    out = reports_dir(profile) / path.name
+    with atomic_path(out) as tmp:
+        papermill.execute_notebook(str(path), str(tmp), parameters=params, kernel_name="python3",
+                                   cwd=str(path.parent), progress_bar=False, log_output=False)
+    if html:
+        write_text(out.with_suffix(".html"), _to_html(out))
+    return out
+
+
+def _to_html(executed: Path) -> str:
+    import nbconvert
+    import nbformat
+
+    body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
+    return body
+
+
+def run_all(profile: str, only: list[str] | None = None) -> list[Path]:
+    """Execute every notebook (or those whose names start with one of ``only``) in order; print timings."""
+    chosen = [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
+    if not chosen:
+        raise ValueError(f"no notebook matches {only}; known: {', '.join(nb.name for nb in notebooks())}")
+    done = []
+    for nb in chosen:
+        start = time.perf_counter()
+        print(f"[grains] running {nb.name} (profile {profile}) ...", flush=True)
+        done.append(run_notebook(nb, profile))
+        print(f"[grains]   done in {time.perf_counter() - start:.0f} s", flush=True)
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m lib.runner [--profile demo] [--only 00 01] [--mirror DIR]``."""
+    parser = argparse.ArgumentParser(prog="python -m lib.runner", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="demo", choices=sorted(PROFILES))
+    parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 03")
+    parser.add_argument("--mirror", help="folder with offline copies of the corpora (sets GRAINS_DATA_MIRROR)")
+    args = parser.parse_args(argv)
+    if args.mirror:
+        os.environ["GRAINS_DATA_MIRROR"] = str(Path(args.mirror).resolve())
+    run_all(args.profile, args.only)
+    print(f"[grains] results: {reports_dir(args.profile)} (executed notebooks, HTML, JSON)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

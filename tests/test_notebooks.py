@@ -1,0 +1,71 @@
+"""Every notebook follows the house conventions and runs headless under papermill in the tiny profile."""
+import ast
+import json
+import math
+
+import nbformat
+import pytest
+
+from lib import runner
+
+NOTEBOOKS = runner.notebooks()
+IDS = [nb.stem for nb in NOTEBOOKS]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS and NOTEBOOKS[0].name.startswith("00_")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    cells = nb.cells
+    assert cells[0].cell_type == "markdown" and cells[0].source.startswith("#"), "first cell: a markdown title"
+    code = [c for c in cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "first code cell must be tagged 'parameters'"
+    for statement in ast.parse(code[0].source).body:
+        assert isinstance(statement, ast.Assign), f"parameters cell holds only assignments: {ast.dump(statement)}"
+        ast.literal_eval(statement.value)
+    names = {t.id for s in ast.parse(code[0].source).body for t in s.targets}
+    assert {"profile", "interactive"} <= names
+    for cell in code:
+        assert not cell.outputs and cell.execution_count is None, "committed notebooks carry no outputs"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Reports of this test run go to a temporary folder; trained tiny models stay cached under data/."""
+    path = tmp_path_factory.mktemp("reports")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRAINS_REPORTS_DIR", str(path))
+    yield path / "tiny"
+    mp.undo()
+
+
+def _finite_numbers(obj):
+    if isinstance(obj, dict):
+        for value in obj.values():
+            yield from _finite_numbers(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _finite_numbers(value)
+    elif isinstance(obj, float):
+        yield obj
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_in_tiny_and_records_its_results(path, reports):
+    executed = runner.run_notebook(path, "tiny")
+    assert executed == reports / path.name and executed.with_suffix(".html").exists()
+    results = json.loads((reports / f"{path.stem}.json").read_text())
+    assert results, "the notebook records its key numbers"
+    assert all(math.isfinite(x) for x in _finite_numbers(results)), "no NaN or infinity in the results"
+    CHECKS.get(path.stem, lambda r: None)(results)
+
+
+def _check_00(results):
+    counts = results["corpora"]
+    assert counts["brown"]["tokens"] == 1_161_192 and counts["brown"]["files"] == 500
+
+
+CHECKS = {"00_data_and_models": _check_00}
