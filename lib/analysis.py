@@ -109,3 +109,22 @@ def nmt_vs_lm(lca_results: Mapping[str, Mapping[str, Mapping]], pct: int = 10) -
                        needed.groupby("family")["share"].mean().rename("mean_minimal_share"),
                        gaps.groupby("family")["prop"].nunique().rename("properties")], axis=1)
     return table.reset_index()
+
+
+def top_words(activation: np.ndarray, words: Sequence[str], k: int = 10, min_count: int = 1,
+              negative: bool = False) -> pd.DataFrame:
+    """Word types ranked by one neuron's mean activation (most negative first when ``negative``), with counts.
+
+    ``activation`` has one value per row of the activations (one per word token); ``min_count`` drops rare types
+    whose mean rests on a single occurrence. Used in: 02_cross_model_correlation, 07_neuron_explorer.
+    """
+    activation = np.asarray(activation, dtype=np.float64)
+    if activation.shape != (len(words),):
+        raise ValueError(f"one activation per word expected: {activation.shape} vs {len(words)} words")
+    types, inverse = np.unique(np.asarray(words, dtype=object), return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(types))
+    means = np.bincount(inverse, weights=activation, minlength=len(types)) / np.maximum(counts, 1)
+    keep = counts >= min_count
+    table = pd.DataFrame({"word": types[keep], "mean": means[keep], "count": counts[keep]})
+    table = table.sort_values(["mean", "word"], ascending=[negative, True], kind="stable")
+    return table.head(k).reset_index(drop=True)

@@ -64,3 +64,13 @@ def test_nmt_vs_lm_averages_top_minus_bottom_gaps_per_family():
     assert table.loc["NMT", "mean_gap"] == pytest.approx((10 + 1) / 2)
     assert table.loc["LM", "mean_gap"] == pytest.approx((30 + 9) / 2)
     assert table.loc["LM", "mean_minimal_share"] == pytest.approx(0.0525)
+
+
+def test_top_words_rank_types_by_mean_activation():
+    words = ["the", "cat", "the", "dog", "cat", "rare"]
+    activation = np.array([1.0, 5.0, 3.0, -2.0, 3.0, 9.0])
+    table = analysis.top_words(activation, words, k=3, min_count=2)
+    assert table["word"].tolist() == ["cat", "the"]
+    assert table["mean"].tolist() == [4.0, 2.0] and table["count"].tolist() == [2, 2]
+    negative = analysis.top_words(activation, words, k=1, negative=True)
+    assert negative["word"].tolist() == ["dog"]
