@@ -64,8 +64,12 @@ def test_notebook_runs_in_tiny_and_records_its_results(path, reports):
 
 
 def _check_00(results):
-    counts = results["corpora"]
-    assert counts["brown"]["tokens"] == 1_161_192 and counts["brown"]["files"] == 500
+    full = {(row["corpus"], row["part"], row["lang"]): row for row in results["corpora"]["full"]}
+    assert full["brown", "all", "en"]["words"] == 1_161_192 and full["brown", "all", "en"]["files"] == 500
+    assert full["ud", "dev", "en"]["words"] == 25_147 and full["ud", "test", "en"]["words"] == 25_094
+    for lang in ("en", "de", "fr", "cs"):
+        sizes = [full["multi30k", part, lang]["sentences"] for part in ("train", "val", "test_2016_flickr")]
+        assert sizes == [29_000, 1_014, 1_000]
 
 
 CHECKS = {"00_data_and_models": _check_00}

@@ -1,0 +1,147 @@
+"""Properties: hand-checked labels on real Brown and EWT sentences, helpful errors, the seeded probing split."""
+import numpy as np
+import pytest
+
+from lib import properties
+from lib.corpora import Sentence, read_brown, read_conllu
+from lib.properties import labels, split_sentences
+
+# The first two sentences of Brown file ca01 (shortened after the tokens checked) and of EWT dev, verbatim.
+BROWN_CA01 = (
+    "\n\n\tThe/at Fulton/np-tl County/nn-tl Grand/jj-tl Jury/nn-tl said/vbd Friday/nr an/at investigation/nn "
+    "of/in Atlanta's/np$ recent/jj primary/nn election/nn produced/vbd ``/`` no/at evidence/nn ''/'' that/cs "
+    "any/dti irregularities/nns took/vbd place/nn ./.\n\n\n"
+    "\tThe/at jury/nn further/rbr said/vbd in/in term-end/nn presentments/nns that/cs the/at City/nn-tl "
+    "Executive/jj-tl Committee/nn-tl ,/, which/wdt had/hvd over-all/jj charge/nn of/in the/at election/nn ,/, "
+    "``/`` deserves/vbz the/at praise/nn ./.\n"
+)
+EWT_DEV = """# sent_id = weblog-blogspot.com_nominations_20041117172713_ENG_20041117_172713-0001
+# text = From the AP comes this story :
+1\tFrom\tfrom\tADP\tIN\t_\t3\tcase\t3:case\t_
+2\tthe\tthe\tDET\tDT\tDefinite=Def|PronType=Art\t3\tdet\t3:det\t_
+3\tAP\tAP\tPROPN\tNNP\tNumber=Sing\t4\tobl\t4:obl:from\t_
+4\tcomes\tcome\tVERB\tVBZ\tMood=Ind|Number=Sing|Person=3|Tense=Pres|VerbForm=Fin\t0\troot\t0:root\t_
+5\tthis\tthis\tDET\tDT\tNumber=Sing|PronType=Dem\t6\tdet\t6:det\t_
+6\tstory\tstory\tNOUN\tNN\tNumber=Sing\t4\tnsubj\t4:nsubj\t_
+7\t:\t:\tPUNCT\t:\t_\t4\tpunct\t4:punct\t_
+
+# sent_id = weblog-blogspot.com_nominations_20041117172713_ENG_20041117_172713-0002
+# text = President Bush on Tuesday nominated two individuals
+1\tPresident\tPresident\tPROPN\tNNP\tNumber=Sing\t2\tnmod:desc\t2:nmod:desc\t_
+2\tBush\tBush\tPROPN\tNNP\tNumber=Sing\t5\tnsubj\t5:nsubj\t_
+3\ton\ton\tADP\tIN\t_\t4\tcase\t4:case\t_
+4\tTuesday\tTuesday\tPROPN\tNNP\tNumber=Sing\t5\tobl\t5:obl:on\t_
+5\tnominated\tnominate\tVERB\tVBD\tMood=Ind|Number=Sing|Person=3|Tense=Past|VerbForm=Fin\t0\troot\t0:root\t_
+6\ttwo\ttwo\tNUM\tCD\tNumForm=Word|NumType=Card\t7\tnummod\t7:nummod\t_
+7\tindividuals\tindividual\tNOUN\tNNS\tNumber=Plur\t5\tobj\t5:obj\t_
+"""
+
+
+@pytest.fixture
+def brown(tmp_path):
+    (tmp_path / "ca01").write_text(BROWN_CA01)
+    return read_brown(tmp_path)
+
+
+@pytest.fixture
+def ud(tmp_path):
+    (tmp_path / "dev.conllu").write_text(EWT_DEV)
+    return read_conllu(tmp_path / "dev.conllu")
+
+
+def words(sentences):
+    return [list(s.words) for s in sentences]
+
+
+def test_brown_pos_maps_to_the_12_universal_tags(brown):
+    pos = labels("pos", brown)
+    assert pos[0][:12] == ["DET", "NOUN", "NOUN", "ADJ", "NOUN", "VERB", "NOUN", "DET", "NOUN", "ADP", "NOUN", "ADJ"]
+    assert pos[0][15:21] == [".", "DET", "NOUN", ".", "CONJ", "DET"]
+    assert pos[1][:4] == ["DET", "NOUN", "ADV", "VERB"] and pos[1][13] == "DET"
+    assert set(properties.BROWN_UNIVERSAL.values()) | {"."} == set(properties.UNIVERSAL_TAGS)
+
+
+def test_brown_pos_of_compound_foreign_and_negated_tags():
+    assert properties.brown_universal("pps+bez") == "PRON"
+    assert properties.brown_universal("fw-nn-tl") == "X"
+    assert properties.brown_universal("md*") == "VERB"
+    assert properties.brown_universal("*") == "ADV"
+    assert properties.brown_universal("---hl") == "."
+    with pytest.raises(ValueError, match="unknown Brown tag 'zz'"):
+        properties.brown_universal("zz")
+
+
+def test_brown_pos_fine_drops_suffixes_and_foreign_prefix(brown):
+    fine = labels("pos_fine", brown)
+    assert fine[0][:7] == ["at", "np", "nn", "jj", "nn", "vbd", "nr"] and fine[0][10] == "np$"
+    assert [properties.brown_fine(t) for t in ("nn-tl-hl", "fw-in+at-tl", "ppss+ber-n", "vbn-nc", "--")] == \
+        ["nn", "in+at", "ppss+ber", "vbn", "--"]
+
+
+def test_brown_morph_reads_number_verb_form_and_degree(brown):
+    morph = labels("morph", brown)
+    assert morph[0][:7] == ["none", "noun:sg", "noun:sg", "adj:pos", "noun:sg", "verb:past", "noun:sg"]
+    assert morph[0][10:12] == ["noun:sg", "adj:pos"] and morph[0][21] == "noun:pl"
+    assert morph[1][2] == "adv:cmp" and morph[1][6] == "noun:pl" and morph[1][14] == "verb:past"
+    assert morph[1][-4] == "verb:pres3sg"
+    assert [properties.brown_morph(t) for t in ("bez*", "ben", "jjt", "ppss+ber", "md")] == \
+        ["verb:pres3sg", "verb:part", "adj:sup", "none", "none"]
+
+
+def test_ud_properties(ud):
+    assert labels("upos", ud)[0] == ["ADP", "DET", "PROPN", "VERB", "DET", "NOUN", "PUNCT"]
+    assert labels("xpos", ud)[1] == ["NNP", "NNP", "IN", "NNP", "VBD", "CD", "NNS"]
+    assert labels("morph", ud)[0][:3] == ["_", "Definite=Def|PronType=Art", "Number=Sing"]
+    assert labels("deprel", ud) == [["case", "det", "obl", "root", "det", "nsubj", "punct"],
+                                    ["nmod", "nsubj", "case", "obl", "root", "nummod", "obj"]]
+
+
+def test_position_is_first_last_and_the_rest(ud):
+    assert labels("position", ud)[0] == ["begin"] + ["middle"] * 5 + ["end"]
+    short = [Sentence(words=("Yes",), source="s"), Sentence(words=("Go", "!"), source="s")]
+    assert labels("position", short) == [["begin"], ["begin", "end"]]
+
+
+def test_month_names_are_capitalised_names_or_abbreviations_with_a_full_stop(ud):
+    sentence = Sentence(words=("In", "May", "you", "may", "march", "in", "March", "or", "Sept.", "or", "Jan",
+                               "JUNE"), source="s")
+    assert labels("month", [sentence])[0] == ["other", "month", "other", "other", "other", "other", "month",
+                                              "other", "month", "other", "other", "month"]
+    assert set(labels("month", ud)[1]) == {"other"}
+
+
+def test_properties_per_corpus_and_unknown_names():
+    assert properties.properties_for("brown") == ["pos", "pos_fine", "morph", "position", "month"]
+    assert properties.properties_for("ud") == ["upos", "xpos", "morph", "deprel", "position", "month"]
+    with pytest.raises(KeyError, match="known properties: pos, pos_fine, upos"):
+        labels("tense", [])
+    with pytest.raises(KeyError, match="known corpora: brown, ud"):
+        properties.properties_for("ptb")
+
+
+def test_property_of_a_corpus_without_its_annotation_is_a_value_error(brown, ud):
+    with pytest.raises(ValueError, match="'upos'.*sentences from ca01 lack.*pos, pos_fine"):
+        labels("upos", brown)
+    with pytest.raises(ValueError, match="'pos_fine'.*needs annotation tags"):
+        labels("pos_fine", ud)
+
+
+def test_split_is_seeded_disjoint_and_profile_sized():
+    split = split_sentences(1000, "tiny")
+    assert (len(split.train), len(split.dev), len(split.test)) == (200, 50, 100)
+    everything = np.concatenate([split.train, split.dev, split.test])
+    assert len(np.unique(everything)) == 350 and everything.max() < 1000
+    again = split_sentences(1000, "tiny")
+    assert all(np.array_equal(a, b) for a, b in zip((split.train, split.dev, split.test),
+                                                     (again.train, again.dev, again.test)))
+    other = split_sentences(1000, "tiny", seed=14)
+    assert not np.array_equal(split.test, other.test)
+    assert np.all(np.diff(split.train) > 0)
+
+
+def test_split_shrinks_proportionally_on_a_small_corpus():
+    split = split_sentences(300, "tiny")
+    assert (len(split.train), len(split.dev), len(split.test)) == (173, 42, 85)
+    assert len(np.unique(np.concatenate([split.train, split.dev, split.test]))) == 300
+    with pytest.raises(ValueError, match="need at least 3"):
+        split_sentences(2, "tiny")
