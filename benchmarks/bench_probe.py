@@ -1,0 +1,131 @@
+"""Speed and accuracy of the LCA probe and of Algorithm 1 against NeuroX 1.0.9, in one process on the same data.
+
+1. Probe: NeuroX's ``train_logistic_regression_probe`` with its defaults (Adam, 10 epochs, batches of 32) and
+   λ1 = λ2 = 1e-5 against ``lib.probing.train_probe`` (same λ, Grains' objective), timed, with held-out accuracy.
+2. Global order: on NeuroX's trained weight matrix, NeuroX's ``get_neuron_ordering`` against
+   ``lib.ranking.global_order``: timed, and compared step by step as sets (the neurons added at each mass p).
+
+Synthetic data of the demo's shape by default (words × neurons with a few informative neurons per label), or real
+activations from ``lib.extraction.probe_data``. NeuroX is a benchmark-only dependency:
+
+    .venv/bin/pip install --no-deps neurox==1.0.9 imbalanced-learn sklearn-compat
+    .venv/bin/python benchmarks/bench_probe.py [--words 100000 --neurons 1024 --labels 12]
+    .venv/bin/python benchmarks/bench_probe.py --profile demo --model en-de --corpus brown --prop pos
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lib.probing import ProbeSettings, accuracy, encode, synthetic_splits, train_probe  # noqa: E402
+from lib.ranking import entry_steps, global_order  # noqa: E402
+
+
+def load_data(args: argparse.Namespace):
+    """Real probe data when ``--profile`` is given, else synthetic data of the requested shape."""
+    if args.profile:
+        from lib.extraction import probe_data
+
+        return probe_data(args.profile, args.model, args.corpus, args.prop)
+    data, _ = synthetic_splits(n_words=args.words, n_neurons=args.neurons, n_labels=args.labels,
+                               planted=args.planted, signal=args.signal, seed=args.seed)
+    return data
+
+
+def quietly(fn, *args, **kwargs):
+    """Run ``fn`` with its prints and progress bars swallowed (NeuroX prints per epoch and per batch)."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return fn(*args, **kwargs)
+
+
+def step_sets(ordering: list[int], cutoffs: list[int]) -> list[set[int]]:
+    """NeuroX's ordering cut into the sets of neurons added at each step."""
+    starts = [0, *cutoffs[:-1]]
+    return [set(int(n) for n in ordering[a:b]) for a, b in zip(starts, cutoffs)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--words", type=int, default=100_000, help="synthetic words in all (80 %% train)")
+    parser.add_argument("--neurons", type=int, default=1024)
+    parser.add_argument("--labels", type=int, default=12)
+    parser.add_argument("--planted", type=int, default=3, help="informative neurons per label (synthetic)")
+    parser.add_argument("--signal", type=float, default=0.5, help="strength of the planted neurons (synthetic)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", help="use real activations of this profile (with --model --corpus --prop)")
+    parser.add_argument("--model", default="en-de")
+    parser.add_argument("--corpus", default="brown")
+    parser.add_argument("--prop", default="pos")
+    parser.add_argument("--stride", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads for both probes (Grains trains on 1 thread on CPU anyway)")
+    args = parser.parse_args(argv)
+    try:
+        import torch
+        from neurox.interpretation import linear_probe as nx
+    except ImportError as error:
+        print(f"SKIP: NeuroX is not importable ({error}). It is a benchmark-only dependency; install it with\n"
+              "  .venv/bin/pip install --no-deps neurox==1.0.9 imbalanced-learn sklearn-compat")
+        return 0
+
+    torch.set_num_threads(args.threads)
+    data = load_data(args)
+    (x_train, y_train, _), (x_test, y_test, _) = data.train, data.test
+    x_train, x_test = np.asarray(x_train, dtype=np.float32), np.asarray(x_test, dtype=np.float32)
+    print(f"data: {x_train.shape[0]} train words × {x_train.shape[1]} neurons, {len(set(y_train))} labels, "
+          f"{x_test.shape[0]} test words; torch threads {torch.get_num_threads()}")
+
+    classes = sorted(set(y_train))
+    torch.manual_seed(args.seed)
+    start = time.perf_counter()
+    reference = quietly(nx.train_logistic_regression_probe, x_train, encode(classes, y_train).astype(np.int64),
+                        lambda_l1=1e-5, lambda_l2=1e-5)
+    t_ref = time.perf_counter() - start
+    ref_weights = reference.linear.weight.detach().cpu().numpy()
+    ref_bias = reference.linear.bias.detach().cpu().numpy()
+    ref_acc = float(np.mean((x_test @ ref_weights.T + ref_bias).argmax(1) == encode(classes, y_test)))
+
+    settings = ProbeSettings.from_profile(args.profile) if args.profile else ProbeSettings(seed=args.seed)
+    settings = dataclasses.replace(settings, l1=1e-5, l2=1e-5)
+    start = time.perf_counter()
+    ours = train_probe(x_train, y_train, dev=data.dev[:2], settings=settings, progress=False)
+    t_ours = time.perf_counter() - start
+    our_acc = accuracy(ours, x_test, y_test)
+    print(f"probe  NeuroX {t_ref:7.2f} s  test acc {ref_acc:.4f}   (10 epochs, batch 32)")
+    print(f"probe  Grains {t_ours:7.2f} s  test acc {our_acc:.4f}   (kept weights after {ours.epochs_run:g} epochs, "
+          f"early stopping, batch {settings.batch_size})")
+    print(f"probe  speed-up {t_ref / t_ours:.1f}×, accuracy difference {100 * (our_acc - ref_acc):+.2f} points")
+
+    class_to_idx = {c: i for i, c in enumerate(classes)}
+    start = time.perf_counter()
+    ordering, cutoffs = quietly(nx.get_neuron_ordering, reference, class_to_idx, search_stride=args.stride)
+    t_ref_order = time.perf_counter() - start
+    start = time.perf_counter()
+    order = global_order(ref_weights, stride=args.stride)
+    t_order = time.perf_counter() - start
+    steps = entry_steps(ref_weights, stride=args.stride)
+    theirs = step_sets(ordering, cutoffs)
+    mine = [set(np.flatnonzero(steps == j).tolist()) for j in range(args.stride + 1)]
+    differ = [j for j, (a, b) in enumerate(zip(theirs, mine)) if a != b]
+    print(f"order  NeuroX {t_ref_order * 1e3:8.1f} ms, Grains {t_order * 1e3:8.1f} ms, "
+          f"speed-up {t_ref_order / t_order:.0f}×")
+    print(f"order  steps equal as sets: {len(theirs) - len(differ)}/{len(theirs)}"
+          + (f" (differ at steps {differ[:10]})" if differ else "")
+          + f"; Grains order is a permutation of all {order.size} neurons: "
+            f"{np.array_equal(np.sort(order), np.arange(order.size))}")
+    ok = t_ref / t_ours >= 10 and our_acc >= ref_acc and not differ and t_order < t_ref_order
+    print("PASS" if ok else "CHECK: a target (≥10× faster probe, ≥ accuracy, equal steps, faster order) is missed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

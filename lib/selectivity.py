@@ -1,0 +1,82 @@
+"""Control tasks and selectivity (Hewitt and Liang 2019): does a probe read the property, or just word identity?
+
+A control task gives every word type a fixed random label drawn from the property's label distribution; a probe
+can only learn it by memorising word types. Selectivity = property accuracy − control accuracy on held-out words,
+same probe settings, same neurons (METHODS.md §1). Used in: 01_linguistic_correlation.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from lib.ablation import retrain
+from lib.probing import ProbeSettings, Splits, accuracy
+
+
+@dataclass(frozen=True)
+class ControlTask:
+    """Word type → control label: ``classes`` drawn with probabilities ``probs``, by a hash of (seed, word).
+
+    The label of a word depends only on the word string and the seed, so it is the same on every split and every
+    run, and a word never seen in training gets one too. Words are case-sensitive.
+    """
+
+    classes: tuple[str, ...]
+    probs: tuple[float, ...]
+    seed: int
+
+    @classmethod
+    def from_labels(cls, labels: Sequence[str], seed: int) -> ControlTask:
+        """The control task of a property whose (training) word labels are ``labels``: same label distribution."""
+        classes, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+        if classes.size == 0:
+            raise ValueError("ControlTask.from_labels: no labels given")
+        return cls(tuple(classes.tolist()), tuple((counts / counts.sum()).tolist()), seed)
+
+    def labels(self, words: Sequence[str]) -> np.ndarray:
+        """The control label of each word (one per row)."""
+        types, inverse = np.unique(np.asarray(words, dtype=str), return_inverse=True)
+        u = np.array([_uniform(word, self.seed) for word in types.tolist()])
+        ids = np.minimum(np.searchsorted(np.cumsum(self.probs), u, side="right"), len(self.classes) - 1)
+        return np.asarray(self.classes)[ids][inverse.reshape(-1)]
+
+
+def _uniform(word: str, seed: int) -> float:
+    """A number in [0, 1) fixed by (seed, word): the first 8 bytes of their BLAKE2b hash."""
+    digest = hashlib.blake2b(f"{seed}\x1f{word}".encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2 ** 64
+
+
+def control_splits(data, seed: int) -> Splits:
+    """``data`` with every split's labels replaced by the control task built from ``data.train``'s labels."""
+    task = ControlTask.from_labels(data.train[1], seed)
+    return Splits(*((part[0], task.labels(part[2]), part[2]) for part in (data.train, data.dev, data.test)))
+
+
+@dataclass(frozen=True)
+class Selectivity:
+    """Test accuracy on the property and on its control task, and their difference."""
+
+    property_accuracy: float
+    control_accuracy: float
+
+    @property
+    def selectivity(self) -> float:
+        """Property accuracy minus control accuracy: high when the neurons encode the property, not word identity."""
+        return self.property_accuracy - self.control_accuracy
+
+
+def selectivity(data, settings: ProbeSettings, neurons: Sequence[int] | None = None, seed: int = 0) -> Selectivity:
+    """Train the same probe on the property and on its control task (on ``neurons``, default all), test both.
+
+    Used in: 01_linguistic_correlation.
+    """
+    keep = np.arange(np.asarray(data.train[0]).shape[1]) if neurons is None else np.asarray(neurons, dtype=np.int64)
+    scores = []
+    for split in (data, control_splits(data, seed)):
+        probe = retrain(split, keep, settings)
+        scores.append(accuracy(probe, np.asarray(split.test[0])[:, keep], split.test[1]))
+    return Selectivity(*scores)

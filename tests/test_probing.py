@@ -1,0 +1,139 @@
+"""The elastic-net probe, its evaluation, λ search, control tasks and selectivity (lib.probing, lib.selectivity)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lib.probing import (Probe, ProbeSettings, evaluate, lambda_search, load_probe, predict, save_probe,
+                         synthetic_splits, train_probe)
+from lib.ranking import global_order
+from lib.selectivity import ControlTask, control_splits, selectivity
+
+FAST = ProbeSettings(epochs=15, batch_size=256, lr=2e-2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return synthetic_splits(n_words=3000, n_neurons=40, n_labels=4, planted=2, seed=1)
+
+
+@pytest.fixture(scope="module")
+def probe(planted):
+    data, _ = planted
+    return train_probe(*data.train[:2], dev=data.dev[:2], settings=FAST, progress=False)
+
+
+def test_probe_recovers_planted_neurons_first(planted, probe):
+    data, ids = planted
+    assert probe.weights.shape == (4, 40) and probe.classes == ("L00", "L01", "L02", "L03")
+    assert set(global_order(probe.scaled_weights)[: ids.size]) == set(ids.ravel())
+    assert evaluate(probe, *data.test[:2]).accuracy > 0.9
+
+
+def test_l1_makes_noise_weights_exactly_zero(planted):
+    data, ids = planted
+    lasso = train_probe(*data.train[:2], settings=dataclasses.replace(FAST, l1=1e-2, l2=0.0), progress=False)
+    noise = np.setdiff1d(np.arange(40), ids.ravel())
+    assert np.mean(lasso.weights[:, noise] == 0) > 0.5
+    assert np.all(np.abs(lasso.weights[:, ids.ravel()]).max(0) > 0)
+
+
+def test_scale_is_the_spread_of_each_neuron_and_predictions_use_raw_weights(planted, probe):
+    data, _ = planted
+    np.testing.assert_allclose(probe.scale, data.train[0].std(0, ddof=1), rtol=1e-4)
+    np.testing.assert_allclose(probe.scaled_weights, probe.weights * probe.scale)
+    logits = data.test[0] @ probe.weights.T + probe.bias
+    np.testing.assert_array_equal(predict(probe, data.test[0]), np.asarray(probe.classes)[logits.argmax(1)])
+
+
+def test_seeded_training_repeats_exactly(planted, probe):
+    data, _ = planted
+    again = train_probe(*data.train[:2], dev=data.dev[:2], settings=FAST, progress=False)
+    np.testing.assert_array_equal(again.weights, probe.weights)
+    np.testing.assert_array_equal(again.bias, probe.bias)
+    other = train_probe(*data.train[:2], dev=data.dev[:2], settings=dataclasses.replace(FAST, seed=4),
+                        progress=False)
+    assert not np.array_equal(other.weights, probe.weights)
+
+
+def test_early_stopping_keeps_the_best_dev_epoch(planted, probe):
+    assert 0 < probe.epochs_run <= FAST.epochs
+    data, _ = planted
+    dev_acc = np.mean(predict(probe, data.dev[0]) == data.dev[1])
+    assert probe.dev_accuracy == pytest.approx(dev_acc, abs=1e-6)
+
+
+def _hand_probe() -> Probe:
+    """Predicts "a" when neuron 0 > 0, "b" when neuron 1 > 0, else "c" (bias)."""
+    return Probe(weights=np.array([[10.0, 0], [0, 10.0], [0, 0]], dtype=np.float32),
+                 bias=np.array([0, 0, 1.0], dtype=np.float32), classes=("a", "b", "c"), settings=ProbeSettings(),
+                 epochs_run=1, dev_accuracy=None, scale=np.ones(2, dtype=np.float32))
+
+
+def test_evaluation_reports_absent_and_unseen_labels_without_nan():
+    acts = np.array([[1, 0], [1, 0], [0, 1], [1, 0]], dtype=np.float32)
+    result = evaluate(_hand_probe(), acts, ["a", "a", "b", "zzz"])
+    assert result.accuracy == pytest.approx(3 / 4)
+    assert result.absent == ("c",)
+    table = result.per_label
+    assert list(table.index) == ["a", "b", "zzz"] and not table.isna().any().any()
+    assert table.loc["a", "precision"] == pytest.approx(2 / 3) and table.loc["a", "recall"] == 1.0
+    assert table.loc["zzz", "recall"] == 0.0 and table.loc["zzz", "support"] == 1
+    assert result.confusion.loc["zzz", "a"] == 1 and list(result.confusion.columns) == ["a", "b", "c"]
+
+
+def test_bad_input_is_explained():
+    with pytest.raises(ValueError, match="one label per row"):
+        train_probe(np.zeros((3, 2)), ["a", "b"])
+    with pytest.raises(ValueError, match="at least two labels"):
+        train_probe(np.zeros((3, 2)), ["a", "a", "a"])
+    with pytest.raises(ValueError, match="2 neurons"):
+        evaluate(_hand_probe(), np.zeros((2, 3)), ["a", "b"])
+
+
+def test_save_and_load_round_trip(tmp_path, probe):
+    path = save_probe(probe, tmp_path / "p" / "probe.npz")
+    back = load_probe(path)
+    np.testing.assert_array_equal(back.weights, probe.weights)
+    np.testing.assert_array_equal(back.scale, probe.scale)
+    assert back.classes == probe.classes and back.settings == probe.settings
+    assert back.dev_accuracy == probe.dev_accuracy and not list(tmp_path.glob("p/.*tmp"))
+
+
+def test_lambda_search_keeps_accuracy_and_prefers_sparse(planted):
+    data, _ = planted
+    search = lambda_search(data.train[:2], data.dev[:2], grid=(0.0, 1e-2, 1.0),
+                           settings=dataclasses.replace(FAST, epochs=8), margin=0.02, progress=False)
+    assert len(search.table) == 9
+    chosen = search.table[(search.table.l1 == search.l1) & (search.table.l2 == search.l2)].iloc[0]
+    assert chosen.dev_accuracy >= search.baseline - 0.02
+    eligible = search.table[search.table.dev_accuracy >= search.baseline - 0.02]
+    assert chosen.concentration == eligible.concentration.max()
+    assert search.table.loc[search.table.l1 == 1.0, "dev_accuracy"].max() < search.baseline - 0.02
+
+
+def test_control_labels_are_fixed_per_word_type_across_splits(planted):
+    data, _ = planted
+    control = control_splits(data, seed=5)
+    mapping = {}
+    for part in (control.train, control.dev, control.test):
+        for word, label in zip(part[2], part[1]):
+            assert mapping.setdefault(word, label) == label
+    assert set(mapping.values()) <= set(data.train[1])
+    task = ControlTask.from_labels(data.train[1], seed=5)
+    assert task.labels(["never-seen", "never-seen"])[0] == task.labels(["never-seen"])[0] in task.classes
+    assert not np.array_equal(ControlTask.from_labels(data.train[1], seed=6).labels(data.train[2]), control.train[1])
+
+
+def test_control_labels_follow_the_label_distribution():
+    task = ControlTask(classes=("x", "y"), probs=(0.8, 0.2), seed=0)
+    share = np.mean(task.labels([f"w{i}" for i in range(5000)]) == "x")
+    assert 0.77 < share < 0.83
+
+
+def test_probe_is_selective_for_the_property(planted):
+    data, _ = planted
+    result = selectivity(data, FAST, seed=0)
+    assert result.property_accuracy > 0.9
+    assert result.selectivity == pytest.approx(result.property_accuracy - result.control_accuracy)
+    assert result.selectivity > 0.1
