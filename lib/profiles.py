@@ -40,6 +40,9 @@ class ModelSizes:
     lr: float
     max_len: int
     beam: int
+    warmup_steps: int = 0
+    clip_norm: float = 1.0
+    label_smoothing: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,10 @@ TINY = Profile(
     seed=13,
     corpora=CorpusSizes(brown_sentences=400, ud_sentences=300, multi30k_train=600, multi30k_val=60,
                         multi30k_test=40),
-    nmt=ModelSizes(src_vocab=300, tgt_vocab=300, emb=16, hidden=16, layers=2, dropout=0.0, epochs=1, batch_size=32,
-                   lr=3e-3, max_len=50, beam=2),
-    lm=ModelSizes(src_vocab=300, tgt_vocab=300, emb=16, hidden=16, layers=2, dropout=0.0, epochs=1, batch_size=32,
-                  lr=3e-3, max_len=50, beam=1),
+    nmt=ModelSizes(src_vocab=300, tgt_vocab=300, emb=16, hidden=16, layers=2, dropout=0.0, epochs=2, batch_size=32,
+                   lr=1e-2, max_len=50, beam=2),
+    lm=ModelSizes(src_vocab=300, tgt_vocab=300, emb=16, hidden=16, layers=2, dropout=0.0, epochs=2, batch_size=32,
+                  lr=1e-2, max_len=50, beam=1),
     probe=ProbeSizes(train_sentences=200, dev_sentences=50, test_sentences=100, l1=1e-5, l2=1e-5, epochs=10,
                      batch_size=256, lr=1e-2, lambda_grid=(0.0, 1e-5, 1e-3, 1e-1), percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25),
@@ -111,10 +114,11 @@ DEMO = Profile(
     seed=13,
     corpora=CorpusSizes(brown_sentences=6000, ud_sentences=None, multi30k_train=None, multi30k_val=None,
                         multi30k_test=None),
-    nmt=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=4,
-                   batch_size=64, lr=2e-3, max_len=80, beam=4),
-    lm=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=4,
-                  batch_size=64, lr=2e-3, max_len=80, beam=1),
+    nmt=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=3,
+                   batch_size=64, lr=3e-3, max_len=80, beam=4, warmup_steps=300, clip_norm=1.0,
+                   label_smoothing=0.1),
+    lm=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=3,
+                  batch_size=64, lr=3e-3, max_len=80, beam=1, warmup_steps=300, clip_norm=1.0),
     probe=ProbeSizes(train_sentences=4000, dev_sentences=500, test_sentences=1000, l1=1e-5, l2=1e-5, epochs=20,
                      batch_size=1024, lr=5e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25),
@@ -127,9 +131,10 @@ PAPER = Profile(
     corpora=CorpusSizes(brown_sentences=None, ud_sentences=None, multi30k_train=None, multi30k_val=None,
                         multi30k_test=None),
     nmt=ModelSizes(src_vocab=8000, tgt_vocab=8000, emb=500, hidden=500, layers=2, dropout=0.3, epochs=20,
-                   batch_size=64, lr=1e-3, max_len=100, beam=5),
+                   batch_size=64, lr=1e-3, max_len=100, beam=5, warmup_steps=500, clip_norm=1.0,
+                   label_smoothing=0.1),
     lm=ModelSizes(src_vocab=8000, tgt_vocab=8000, emb=500, hidden=500, layers=2, dropout=0.3, epochs=20,
-                  batch_size=64, lr=1e-3, max_len=100, beam=1),
+                  batch_size=64, lr=1e-3, max_len=100, beam=1, warmup_steps=500, clip_norm=1.0),
     probe=ProbeSizes(train_sentences=20000, dev_sentences=2000, test_sentences=4000, l1=1e-5, l2=1e-5, epochs=10,
                      batch_size=1024, lr=2e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25),
