@@ -1,0 +1,322 @@
+"""Ablation in the classifier: how well do the top, random and bottom neurons of an order predict a property?
+
+Two ways (METHODS.md §1): **masking** keeps the trained probe and zeros every other neuron in the test activations;
+**retraining** trains a fresh probe on the kept neurons alone. The minimal neuron set grows the top of the order
+until a retrained probe comes within δ of the all-neuron one. ``data`` is anything with ``train``, ``dev``,
+``test`` ``(acts, labels, words)`` triples (``lib.extraction.ProbeData``, ``lib.probing.Splits``).
+
+Ablation in the model (METHODS.md §3): zero the first 0, n, 2n, … neurons of an order inside the running model and
+measure the task (greedy BLEU for NMT, perplexity for the LM), with every point cached.
+Used in: 01_linguistic_correlation, 03_ablation_in_the_model, 04_localized_or_distributed.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from lib.artifacts import config_key, read_json, write_json
+from lib.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, train_probe
+from lib.profiles import Profile, get_profile, results_dir
+from lib.ranking import bottom, count, global_order, random_neurons, top
+
+SELECTIONS = ("top", "random", "bottom")
+
+
+def mask(acts: np.ndarray, keep: Sequence[int]) -> np.ndarray:
+    """A copy of ``acts`` (words × neurons) with every neuron not in ``keep`` set to zero."""
+    acts = np.asarray(acts)
+    masked = np.zeros(acts.shape, dtype=np.float32)
+    keep = np.asarray(keep, dtype=np.int64)
+    masked[:, keep] = acts[:, keep]
+    return masked
+
+
+def masked_accuracy(probe: Probe, acts: np.ndarray, labels: Sequence[str], keep: Sequence[int]) -> float:
+    """Accuracy of ``probe`` when only the neurons in ``keep`` reach it (the others zeroed)."""
+    return accuracy(probe, mask(acts, keep), labels)
+
+
+def retrain(data, keep: Sequence[int], settings: ProbeSettings) -> Probe:
+    """A fresh probe on the neurons ``keep`` of ``data.train``, early-stopped on ``data.dev``."""
+    keep = np.asarray(keep, dtype=np.int64)
+    return train_probe(np.asarray(data.train[0])[:, keep], data.train[1],
+                       dev=(np.asarray(data.dev[0])[:, keep], data.dev[1]), settings=settings, progress=False)
+
+
+def retrained_accuracy(data, keep: Sequence[int], settings: ProbeSettings) -> float:
+    """Test accuracy of a fresh probe trained on the neurons ``keep`` alone."""
+    keep = np.asarray(keep, dtype=np.int64)
+    return accuracy(retrain(data, keep, settings), np.asarray(data.test[0])[:, keep], data.test[1])
+
+
+def selections(order: Sequence[int], percentages: Sequence[float], seed: int) -> dict[tuple[str, float], np.ndarray]:
+    """The neuron sets compared: (``"top"`` | ``"random"`` | ``"bottom"``, pct) → neuron ids."""
+    order = np.asarray(order)
+    pick = {"top": lambda p: top(order, p), "bottom": lambda p: bottom(order, p),
+            "random": lambda p: random_neurons(order.size, p, seed)}
+    return {(name, pct): pick[name](pct) for name in SELECTIONS for pct in percentages}
+
+
+def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSettings,
+                   percentages: Sequence[float] = (10, 15, 20), seed: int = 0, progress: bool = True
+                   ) -> pd.DataFrame:
+    """Test accuracy with all neurons and with top / random / bottom ``percentages`` by masking and retraining.
+
+    Tidy table: method (all, masking, retraining), selection (all, top, random, bottom), pct, neurons, accuracy.
+    The paper's Tables 2 and 4, plus the random baseline. Used in: 01_linguistic_correlation.
+    """
+    test_acts, test_labels = np.asarray(data.test[0]), data.test[1]
+    rows = [{"method": "all", "selection": "all", "pct": 100, "neurons": probe.n_neurons,
+             "accuracy": accuracy(probe, test_acts, test_labels)}]
+    chosen = selections(order, percentages, seed)
+    for (name, pct), keep in tqdm(chosen.items(), desc="top/random/bottom", disable=not progress):
+        rows.append({"method": "masking", "selection": name, "pct": pct, "neurons": keep.size,
+                     "accuracy": masked_accuracy(probe, test_acts, test_labels, keep)})
+        rows.append({"method": "retraining", "selection": name, "pct": pct, "neurons": keep.size,
+                     "accuracy": retrained_accuracy(data, keep, settings)})
+    return pd.DataFrame(rows).sort_values(["method", "selection", "pct"], kind="stable", ignore_index=True)
+
+
+def results_dict(table: pd.DataFrame) -> dict:
+    """The nested form of :func:`ablation_table` used by notebook 01's results file:
+    ``{"all": acc, "masking": {"top": {"10": acc, …}, "random": …, "bottom": …}, "retraining": …}``."""
+    out: dict = {"all": float(table.loc[table.method == "all", "accuracy"].iloc[0])}
+    for method in ("masking", "retraining"):
+        part = table[table.method == method]
+        out[method] = {name: {f"{pct:g}": float(acc) for pct, acc in zip(sel.pct, sel.accuracy)}
+                       for name in SELECTIONS for sel in [part[part.selection == name]]}
+    return out
+
+
+@dataclass(frozen=True)
+class MinimalSet:
+    """The smallest top-of-order set found within ``delta`` of ``target``: its size, share of all neurons and score;
+    ``curve`` holds every size tried → score."""
+
+    neurons: int
+    share: float
+    score: float
+    target: float
+    delta: float
+    curve: dict = field(default_factory=dict)
+
+
+def minimal_set(data, order: Sequence[int], settings: ProbeSettings, target: float, delta: float,
+                step_pct: float = 1.0, search: str = "bisect", scorer=None) -> MinimalSet:
+    """Grow the top of ``order`` in steps of ``step_pct`` % of the neurons, retrain on each, and stop at the smallest
+    set whose test score (accuracy unless ``scorer(probe, acts, labels)`` says otherwise) is ≥ ``target − delta``.
+
+    ``search="scan"`` tries the steps in order (exact); ``"bisect"`` doubles the step until one passes, then
+    bisects between the last failing and the first passing step: it returns a passing set whose one-step-smaller
+    set fails, the smallest when accuracy grows with the set (as it does along an LCA order, up to noise), with
+    about 2·log2(100 / step_pct) retrainings instead of up to 100 / step_pct. Used in: 01, 04.
+    """
+    if search not in ("bisect", "scan"):
+        raise ValueError(f"search must be 'bisect' or 'scan', got {search!r}")
+    order = np.asarray(order)
+    scorer = scorer or accuracy
+    n_steps = math.ceil(100 / step_pct)
+    sizes = sorted({max(1, count(order.size, min(100.0, i * step_pct))) for i in range(1, n_steps + 1)})
+    curve: dict[int, float] = {}
+
+    def passes(i: int) -> bool:
+        keep = order[: sizes[i]]
+        if sizes[i] not in curve:
+            probe = retrain(data, keep, settings)
+            curve[sizes[i]] = scorer(probe, np.asarray(data.test[0])[:, keep], data.test[1])
+        return curve[sizes[i]] >= target - delta
+
+    last = len(sizes) - 1
+    if search == "scan":
+        found = next((i for i in range(len(sizes)) if passes(i)), last)
+    else:
+        fail, i = -1, 0
+        while not passes(i) and i < last:
+            fail, i = i, min(2 * i + 1, last)
+        found = i
+        while found - fail > 1:
+            mid = (found + fail) // 2
+            fail, found = (fail, mid) if passes(mid) else (mid, found)
+    return MinimalSet(neurons=sizes[found], share=sizes[found] / order.size, score=curve[sizes[found]],
+                      target=target, delta=delta, curve=dict(sorted(curve.items())))
+
+
+def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequence[str] | None = None,
+                       step_pct: float = 1.0, search: str = "bisect", progress: bool = True) -> pd.DataFrame:
+    """Per label, the minimal set of a one-vs-rest probe (label against every other label), scored by the label's
+    F1 on the test split (accuracy would reward predicting "rest" for a rare label).
+
+    The order is the global order of the scaled weights of the label's all-neuron one-vs-rest probe. Columns:
+    label, neurons, share, f1_all, f1. Labels absent from the test split are skipped. Used in: 01, 04.
+    """
+    train_labels, dev_labels, test_labels = (np.asarray(part[1], dtype=str) for part in (data.train, data.dev,
+                                                                                          data.test))
+    labels = list(labels) if labels is not None else sorted(set(test_labels) & set(train_labels))
+    unknown = sorted(set(labels) - set(train_labels))
+    if unknown:
+        raise ValueError(f"labels {unknown} have no training word; known labels: {sorted(set(train_labels))}")
+    n_neurons = np.asarray(data.train[0]).shape[1]
+    rows = []
+    for label in tqdm(labels, desc="one-vs-rest", disable=not progress):
+        if not (test_labels == label).any():
+            continue
+        one_vs_rest = Splits(*((part[0], np.where(y == label, label, "¬" + label), part[2])
+                               for part, y in zip((data.train, data.dev, data.test),
+                                                  (train_labels, dev_labels, test_labels))))
+
+        def f1(probe: Probe, acts: np.ndarray, gold: np.ndarray, positive: str = label) -> float:
+            return float(evaluate(probe, acts, gold).per_label.loc[positive, "f1"])
+
+        probe = retrain(one_vs_rest, np.arange(n_neurons), settings)
+        f1_all = f1(probe, np.asarray(data.test[0]), one_vs_rest.test[1])
+        found = minimal_set(one_vs_rest, global_order(probe.scaled_weights), settings, f1_all, delta, step_pct,
+                            search, scorer=f1)
+        rows.append({"label": label, "neurons": found.neurons, "share": found.share, "f1_all": f1_all,
+                     "f1": found.score})
+    return pd.DataFrame(rows, columns=["label", "neurons", "share", "f1_all", "f1"])
+
+# ---------------------------------------------------------------- ablation inside the model
+
+def ablation_counts(n_neurons: int, step: float, max_share: float) -> list[int]:
+    """Numbers of neurons zeroed along a curve: 0, n, 2n, … up to ``max_share`` of them (n = ``step`` share, ≥ 1)."""
+    if not 0 < step <= 1 or not 0 <= max_share <= 1:
+        raise ValueError(f"step must lie in (0, 1] and max_share in [0, 1]; got {step}, {max_share}")
+    n = max(1, round(step * n_neurons))
+    return list(range(0, int(round(max_share * n_neurons)) + 1, n))
+
+
+def task_metric_name(model: str) -> str:
+    """``"perplexity"`` for the language model, ``"bleu"`` for an NMT model."""
+    return "perplexity" if model == "lm" else "bleu"
+
+
+def task_metric(trained, profile: str | Profile, zero: np.ndarray | None = None) -> float:
+    """The task score with neurons ``zero`` zeroed inside the model: greedy BLEU (NMT) or perplexity (LM).
+
+    Evaluates the first ``profile.ablation.test_sentences`` sentences of Multi30K test_2016_flickr, so that a curve
+    of many points fits the profile's budget. Used in: 03_ablation_in_the_model.
+    """
+    from lib.corpora import multi30k
+    from lib.evaluation import score_bleu, sentence_perplexity, translate
+
+    p = get_profile(profile)
+    n = task_sentences(p)
+    zero = None if zero is None or len(zero) == 0 else np.ascontiguousarray(zero, dtype=np.int64)
+    if trained.name == "lm":
+        return sentence_perplexity(trained, multi30k("test_2016_flickr", ["en"], p)["en"][:n], zero)
+    tgt = trained.name.split("-")[1]
+    test = multi30k("test_2016_flickr", ["en", tgt], p)
+    return score_bleu(translate(trained, test["en"][:n], zero, beam=1), test[tgt][:n])
+
+
+def task_sentences(profile: str | Profile) -> int:
+    """How many test sentences an ablation point evaluates: the profile's ablation slice of the test set."""
+    p = get_profile(profile)
+    available = p.corpora.multi30k_test or 1000
+    return min(p.ablation.test_sentences or available, available)
+
+
+def _point_key(zero: np.ndarray) -> str:
+    return hashlib.sha256(np.sort(np.asarray(zero, dtype=np.int64)).tobytes()).hexdigest()[:16]
+
+
+def ablation_curves(profile: str | Profile, model: str, orders: dict[str, np.ndarray],
+                    counts: Sequence[int] | None = None, progress: bool = True) -> dict[str, list[list[float]]]:
+    """Cumulative ablation curves: per order, ``[[k, metric with the first k neurons zeroed], …]``.
+
+    Points are cached per model by the set of zeroed neurons (so every order shares the point at 0, and a rerun
+    with more points computes only the new ones); the cache is rewritten atomically after each point, so an
+    interrupted sweep keeps what it measured. Used in: 03_ablation_in_the_model.
+    """
+    from lib.training import load_model
+
+    p = get_profile(profile)
+    trained = load_model(p, model)
+    n_neurons = trained.model.neuron_map.size
+    counts = ablation_counts(n_neurons, p.ablation.step, p.ablation.max_share) if counts is None else list(counts)
+    cache_path = results_dir(p) / "ablation" / f"{model}__{config_key([trained.config, p.ablation])}.json"
+    cache = read_json(cache_path) if cache_path.exists() else {}
+    jobs = [(name, k) for name, order in orders.items() for k in counts]
+    curves: dict[str, list[list[float]]] = {name: [] for name in orders}
+    for name, k in tqdm(jobs, desc=f"ablating {model}", disable=not progress):
+        zero = np.ascontiguousarray(orders[name][:k], dtype=np.int64)
+        key = _point_key(zero)
+        if key not in cache:
+            cache[key] = task_metric(trained, p, zero)
+            write_json(cache_path, cache)
+        curves[name].append([k, cache[key]])
+    return curves
+
+
+def drop_table(curves: dict[str, list[list[float]]], n_neurons: int,
+               shares: Sequence[float] = (0.025, 0.1, 0.2)) -> pd.DataFrame:
+    """Change of the task metric from the unablated model at given shares of neurons zeroed (orders × shares).
+
+    Uses the curve point nearest to each share; a share beyond the curve's last point is left out.
+    Used in: 03_ablation_in_the_model.
+    """
+    rows = {}
+    for name, points in curves.items():
+        ks = np.array([k for k, _ in points])
+        values = np.array([v for _, v in points])
+        base = values[ks == 0][0]
+        row = {}
+        for share in shares:
+            target = share * n_neurons
+            if target <= ks.max():
+                row[f"{100 * share:g}%"] = values[np.abs(ks - target).argmin()] - base
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def damage(curve: dict[str, list[list[float]]], metric: str) -> pd.Series:
+    """How much each order hurts the task, averaged over its curve: BLEU points lost, or log-perplexity gained.
+
+    Orders are sorted most damaging first, so the paper's finding (CCA-top, then LCA, then bottom) can be read off.
+    Used in: 03_ablation_in_the_model.
+    """
+    out = {}
+    for name, points in curve.items():
+        ks, values = np.asarray(points, dtype=float).T
+        base = values[ks == 0][0]
+        harm = base - values if metric == "bleu" else np.log(values / base)
+        out[name] = float(harm[ks > 0].mean()) if (ks > 0).any() else 0.0
+    return pd.Series(out, name="damage").sort_values(ascending=False, kind="stable")
+
+
+def paper_finding(damage: pd.Series) -> dict:
+    """Check the paper's finding on one model's damages (from :func:`damage`, order name -> harm).
+
+    Returns booleans: CCA-top hurts at least as much as every LCA-top order; every LCA-top order hurts more than
+    every bottom order; the LCA-top orders hurt more than random on average; and the orders, most damaging first.
+    Used in: 03_ablation_in_the_model.
+    """
+    damage = damage.dropna()
+    lca = damage[damage.index.str.startswith("LCA-top")]
+    bottoms = damage[damage.index.str.contains("bottom")]
+    return {"cca_top_hurts_most": bool(lca.empty or damage["CCA-top"] >= lca.max()),
+            "lca_top_hurts_more_than_bottom": bool(lca.empty or bottoms.empty or lca.min() > bottoms.max()),
+            "lca_top_hurts_more_than_random": bool(lca.empty or lca.mean() > damage["random"]),
+            "ranking": list(damage.sort_values(ascending=False, kind="stable").index)}
+
+
+def finding_text(findings: dict[str, dict]) -> str:
+    """A plain-words verdict (markdown) of :func:`paper_finding` over models. Used in: 03_ablation_in_the_model."""
+    claims = {"cca_top_hurts_most": "zeroing CCA-top neurons hurts at least as much as any LCA-top order",
+              "lca_top_hurts_more_than_bottom": "every LCA-top order hurts more than the bottom orders",
+              "lca_top_hurts_more_than_random": "LCA-top neurons hurt more than random ones"}
+    lines = []
+    for key, claim in claims.items():
+        holds = [model for model, f in findings.items() if f[key]]
+        fails = [model for model, f in findings.items() if not f[key]]
+        verdict = "holds for every model" if not fails else (
+            "holds for no model" if not holds else f"holds for {', '.join(holds)} but not {', '.join(fails)}")
+        lines.append(f"- The paper's claim that {claim} **{verdict}**.")
+    lines += [f"- {model}: most damaging first — {', '.join(f['ranking'])}." for model, f in findings.items()]
+    return "\n".join(lines)
