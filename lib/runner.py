@@ -16,6 +16,7 @@ from typing import Any
 
 from lib.artifacts import atomic_path, read_json, write_json, write_text
 from lib.profiles import PROFILES, REPO_ROOT, get_profile, reports_dir
+from lib.summary import write_summary
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.mirror:
         os.environ["GRAINS_DATA_MIRROR"] = str(Path(args.mirror).resolve())
     run_all(args.profile, args.only)
-    print(f"[grains] results: {reports_dir(args.profile)} (executed notebooks, HTML, JSON)")
+    summary = write_summary(args.profile)
+    print(f"[grains] results: {reports_dir(args.profile)} (executed notebooks, HTML, JSON); summary: {summary}")
     return 0
 
 

@@ -90,8 +90,145 @@ def plot_svcca(correlations: Mapping[tuple[str, str], np.ndarray]) -> plt.Axes:
 def plot_responses(table: pd.DataFrame, title: str) -> plt.Axes:
     """Heat-map of what neurons respond to: rows are neurons, columns |ρ| with position and η per property.
     Used in: 02_cross_model_correlation."""
-    values = table.abs()
+    values = table.abs().rename(columns={"position_corr": "|ρ position|"})
     _, ax = plt.subplots(figsize=(1.0 * values.shape[1] + 2, 0.3 * len(values) + 1.2), layout="constrained")
     sns.heatmap(values, vmin=0, vmax=1, annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=ax)
     ax.set(title=title, xlabel="", ylabel="")
     return ax
+
+
+def plot_lambda_search(table: pd.DataFrame, chosen: tuple[float, float] | None = None) -> plt.Figure:
+    """The paper's Fig. 2: dev accuracy against λ1 (one line per λ2) and against λ2 (one line per λ1), log scale with
+    λ = 0 drawn at the left edge; ``table`` as in ``lib.probing.LambdaSearch.table``. Used in: 01."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
+    positive = table[["l1", "l2"]].to_numpy()
+    floor = positive[positive > 0].min() / 10 if (positive > 0).any() else 1e-8
+    shown = table.assign(l1=table.l1.where(table.l1 > 0, floor), l2=table.l2.where(table.l2 > 0, floor))
+    for ax, (x, hue) in zip(axes, (("l1", "l2"), ("l2", "l1"))):
+        levels = sorted(table[hue].unique())
+        lines = shown.assign(**{hue: table[hue].map(lambda v: f"{v:g}")})
+        sns.lineplot(lines, x=x, y="dev_accuracy", hue=hue, hue_order=[f"{v:g}" for v in levels], marker="o",
+                     palette="viridis", ax=ax)
+        ax.set(xscale="log", xlabel=f"λ{x[1]} (leftmost point: 0)", ylabel="dev accuracy")
+        ax.legend(title=f"λ{hue[1]}", fontsize="x-small", title_fontsize="small")
+        if chosen is not None:
+            ax.axvline(max(chosen[0] if x == "l1" else chosen[1], floor), color="grey", ls="--", lw=1)
+    fig.suptitle("Probe accuracy against the elastic-net strengths (dashed: chosen)")
+    return fig
+
+
+def plot_ablation(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Accuracy bars of top / random / bottom neurons at each percentage, by masking and by retraining, with the
+    all-neuron accuracy as a line; ``table`` as in ``lib.ablation.ablation_table``. Used in: 01."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
+    everything = float(table.loc[table.method == "all", "accuracy"].iloc[0])
+    for ax, method in zip(axes, ("masking", "retraining")):
+        sns.barplot(table[table.method == method], x="pct", y="accuracy", hue="selection",
+                    hue_order=["top", "random", "bottom"], ax=ax)
+        ax.axhline(everything, color="black", ls="--", lw=1, label="all neurons")
+        ax.set(title=method, xlabel="% of neurons kept", ylim=(0, 1))
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_label_counts(counts: pd.Series, title: str) -> plt.Axes:
+    """Horizontal bars: salient neurons per label (``counts`` indexed by label). Used in: 01, 04."""
+    ordered = counts.sort_values()
+    _, ax = plt.subplots(figsize=(6, 0.25 * len(ordered) + 1.2), layout="constrained")
+    ax.barh(ordered.index.astype(str), ordered.to_numpy(), color=sns.color_palette()[0])
+    ax.set(xlabel="neurons", title=title)
+    return ax
+
+
+
+def neuron_text_html(sentences: Sequence[Sequence[str]], values: Sequence[np.ndarray], scale: float | None = None,
+                     title: str = "") -> str:
+    """Sentences with each word shaded by one neuron's activation: red positive, blue negative.
+
+    All sentences share one colour scale (``scale`` = the largest |activation| shown, unless given), so shades are
+    comparable across sentences; hovering a word shows its value. Used in: 07_neuron_explorer.
+    """
+    if len(sentences) != len(values):
+        raise ValueError(f"{len(sentences)} sentences but {len(values)} activation rows")
+    flat = np.concatenate([np.asarray(v, dtype=float).ravel() for v in values]) if values else np.zeros(1)
+    scale = float(scale if scale is not None else np.abs(flat).max()) or 1.0
+    lines = []
+    for words, acts in zip(sentences, values):
+        spans = []
+        for word, value in zip(words, np.asarray(acts, dtype=float)):
+            alpha = min(abs(value) / scale, 1.0)
+            rgb = "214,39,40" if value >= 0 else "31,119,180"
+            spans.append(f"<span title='{value:+.3f}' style='background:rgba({rgb},{alpha:.2f});"
+                         f"padding:1px 2px;border-radius:3px'>{html.escape(word)}</span>")
+        lines.append(f"<div style='line-height:1.9'>{' '.join(spans)}</div>")
+    legend = (f"<div style='font-size:80%;color:#555'>{html.escape(title)} shared scale: ±{scale:.3f} "
+              "(red positive, blue negative)</div>")
+    return legend + "".join(lines)
+
+
+def plot_ablation_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
+                         metrics: Mapping[str, str], n_neurons: Mapping[str, int]) -> plt.Figure:
+    """Task metric against the share of neurons zeroed, one panel per model and one line per order.
+
+    ``curves``: model -> order name -> [[neurons zeroed, metric], …]. Used in: 03_ablation_in_the_model.
+    """
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 3.6), squeeze=False, layout="constrained")
+    for ax, (model, per_order) in zip(axes.flat, curves.items()):
+        for name, points in per_order.items():
+            points = np.asarray(points, dtype=float)
+            ax.plot(100 * points[:, 0] / n_neurons[model], points[:, 1], marker="o", ms=3, label=name,
+                    linestyle="--" if "random" in name or "bottom" in name else "-")
+        ax.set(title=model, xlabel="neurons zeroed (%)", ylabel=metrics[model].upper()
+               if metrics[model] == "bleu" else metrics[model])
+        if metrics[model] == "perplexity":
+            ax.set_yscale("log")
+    axes.flat[-1].legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    return fig
+
+
+def plot_overlap(table: pd.DataFrame, title: str, fmt: str = ".2f") -> plt.Axes:
+    """Heat-map of a square overlap table (Jaccard or shared counts) between labels or properties.
+    Used in: 05_exclusive_neurons."""
+    size = 0.45 * len(table) + 2
+    _, ax = plt.subplots(figsize=(size + 1, size), layout="constrained")
+    sns.heatmap(table, annot=len(table) <= 16, fmt=fmt, cmap="rocket_r", square=True, ax=ax,
+                cbar_kws={"shrink": 0.6})
+    ax.set(title=title, xlabel="", ylabel="")
+    return ax
+
+
+def plot_neurons_needed(table: pd.DataFrame, x: str, y: str, hue: str | None, title: str) -> plt.Axes:
+    """Bars of neurons needed (``y``) per property or label (``x``), optionally split by ``hue`` (e.g. model).
+    Used in: 04_localized_or_distributed, 06_nmt_vs_lm."""
+    _, ax = plt.subplots(figsize=(max(5.0, 0.45 * table[x].nunique() + 2), 3.6), layout="constrained")
+    sns.barplot(table, x=x, y=y, hue=hue, ax=ax)
+    ax.tick_params(axis="x", rotation=60)
+    ax.set(title=title, xlabel="")
+    return ax
+
+
+def plot_top_words(high: pd.DataFrame, low: pd.DataFrame, title: str) -> plt.Figure:
+    """A neuron's top words: types with the highest (left) and the most negative (right) mean activation, from two
+    ``lib.analysis.top_words`` tables (columns word, mean, count). Used in: 07_neuron_explorer."""
+    fig, axes = plt.subplots(1, 2, figsize=(8, 0.25 * max(len(high), len(low)) + 1.4), layout="constrained")
+    for ax, table, colour, name in ((axes[0], high, "#d62728", "highest"), (axes[1], low, "#1f77b4", "lowest")):
+        ax.barh([f"{w} ({c})" for w, c in zip(table["word"], table["count"])][::-1], table["mean"].to_numpy()[::-1],
+                color=colour)
+        ax.set(title=f"{name} mean activation", xlabel="mean activation (count)")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_training(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> plt.Figure:
+    """Train and dev loss per epoch of each model (``histories``: model -> per-epoch records with ``epoch``,
+    ``train_loss``, ``dev_loss``), one panel per model. Used in: 00_data_and_models."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(3.6 * len(histories), 3.0), squeeze=False,
+                             layout="constrained", sharey=True)
+    for ax, (model, history) in zip(axes.flat, histories.items()):
+        frame = pd.DataFrame(history)
+        ax.plot(frame["epoch"], frame["train_loss"], marker="o", label="train")
+        ax.plot(frame["epoch"], frame["dev_loss"], marker="o", label="dev")
+        ax.set(title=model, xlabel="epoch", ylabel="loss per piece")
+    axes.flat[0].legend()
+    return fig

@@ -74,3 +74,99 @@ def test_top_words_rank_types_by_mean_activation():
     assert table["mean"].tolist() == [4.0, 2.0] and table["count"].tolist() == [2, 2]
     negative = analysis.top_words(activation, words, k=1, negative=True)
     assert negative["word"].tolist() == ["dog"]
+
+
+def test_word_classes_of_the_paper_closed_and_open_labels():
+    assert analysis.word_class("pos", ".") == "closed" and analysis.word_class("pos", "DET") == "closed"
+    assert analysis.word_class("pos", "NOUN") == "open" and analysis.word_class("pos", "X") == "other"
+    assert analysis.word_class("pos_fine", "wdt") == "closed" and analysis.word_class("pos_fine", "nns") == "open"
+    assert analysis.word_class("month", "month") == "closed" and analysis.word_class("month", "other") == "other"
+    assert analysis.word_class("position", "begin") == "other"
+
+
+# Weights by hand: label "." rests on neuron 0 alone; "NOUN" spreads evenly over neurons 1-4.
+WEIGHTS = np.array([[8.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+                    [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]])
+
+
+def test_salient_sets_at_a_quarter_of_the_weight_mass():
+    sets = analysis.salient_sets(WEIGHTS, (".", "NOUN"), mass=0.5)
+    assert sets["."].tolist() == [0]
+    assert sorted(sets["NOUN"].tolist()) == [1, 2]  # half the mass of four equal weights: two neurons
+    assert analysis.property_salient_set(sets).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="2 label rows but 3 classes"):
+        analysis.salient_sets(WEIGHTS, ("a", "b", "c"), 0.25)
+
+
+def test_property_salient_set_is_the_head_of_the_global_order():
+    from lib.ranking import global_order
+
+    rng = np.random.default_rng(0)
+    weights = rng.standard_normal((5, 40)) * (rng.random((5, 40)) < 0.3)
+    union = analysis.property_salient_set(analysis.salient_sets(weights, list("abcde"), 0.25))
+    assert sorted(global_order(weights)[: union.size].tolist()) == union.tolist()
+
+
+def test_closed_classes_needing_fewer_neurons_are_reported_as_localized():
+    counts = analysis.salient_counts(analysis.salient_sets(WEIGHTS, (".", "NOUN"), 0.5), "pos")
+    contrast = analysis.class_contrast(counts)
+    assert contrast.loc["closed", "mean"] == 1 and contrast.loc["open", "mean"] == 2
+    answer = analysis.localized_answer(contrast, analysis.neurons_needed(RESULTS))
+    assert "need fewer salient neurons" in answer and "as the paper expects" in answer
+    assert "0.8 % of the neurons (month)" in answer and "15.0 % (pos)" in answer
+    reverse = analysis.class_contrast(counts.assign(**{"class": ["open", "closed"]}))
+    assert "unlike the paper" in analysis.localized_answer(reverse, analysis.neurons_needed({}))
+    shares = analysis.class_contrast(counts.assign(share=[0.50, 0.52]), value="share")
+    answer = analysis.localized_answer(shares, analysis.neurons_needed({}), unit="share")
+    assert "about as many" in answer and "(50.0 % against 52.0 %" in answer
+
+
+def test_exclusive_answer_names_shares_and_the_most_shared_labels():
+    labels = analysis.exclusivity_table(SETS, 10)
+    _, jaccard = analysis.overlap(SETS, 10)
+    props = analysis.exclusivity_table({"pos": [0, 1, 2], "morph": [2, 3]}, 10)
+    answer = analysis.exclusive_answer(labels, props, jaccard)
+    assert "60 % of the properties' salient neurons" in answer  # 0, 1, 3 of 5 memberships
+    assert "noun / verb (Jaccard 0.40)" in answer
+
+
+def test_nmt_vs_lm_answer_compares_direction_with_the_paper():
+    table = analysis.nmt_vs_lm(RESULTS)
+    answer = analysis.nmt_vs_lm_answer(table, {"NMT": 12.8, "LM": 25.5})
+    assert "5.5 points for NMT and 19.5 for the LM" in answer and "more localized in the LM" in answer
+    assert "the same direction" in answer and "bidirectional" in answer
+    assert "opposite" in analysis.nmt_vs_lm_answer(table, {"NMT": 30.0, "LM": 25.5})
+    assert "missing" in analysis.nmt_vs_lm_answer(table[table.family == "NMT"], {"NMT": 1, "LM": 2})
+
+
+def test_ranks_invert_an_order_and_refuse_a_non_permutation():
+    assert analysis.ranks([2, 0, 1]).tolist() == [2, 3, 1]
+    with pytest.raises(ValueError, match="exactly once"):
+        analysis.ranks([0, 0, 1])
+
+
+def test_firing_labels_show_what_the_top_activations_are():
+    activation = np.array([5.0, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    labels = ["month", "month"] + ["other"] * 8
+    table = analysis.firing_labels(activation, labels, share=0.2)
+    assert table.iloc[0]["label"] == "month" and table.iloc[0]["count"] == 2
+    assert table.iloc[0]["lift"] == pytest.approx(5.0) and len(table) == 1
+
+
+def test_pooled_exclusivity_sums_models():
+    a = analysis.exclusivity_table({"pos": [0, 1], "morph": [1]}, 4)
+    b = analysis.exclusivity_table({"pos": [2], "morph": [3]}, 4)
+    pooled = analysis.pooled_exclusivity([a, b])
+    assert pooled.loc["pos", "neurons"] == 3 and pooled.loc["pos", "exclusive"] == 2
+    assert pooled.loc["morph", "exclusive_share"] == pytest.approx(0.5)
+    assert analysis.exclusive_share(pooled) == pytest.approx(3 / 5)
+
+
+def test_top_sentences_rank_by_peak_and_respect_the_row_mask():
+    activation = np.array([0.0, 9.0, 1.0, 2.0, 5.0, 0.5])  # sentences: [0, 1], [2, 3, 4], [5]
+    offsets = np.array([0, 2, 5, 6])
+    assert analysis.top_sentences(activation, offsets, k=2).tolist() == [0, 1]
+    mask = np.array([True, False, False, False, False, True])
+    assert analysis.top_sentences(activation, offsets, k=3, rows=mask).tolist() == [2, 0]
+    with pytest.raises(ValueError, match="end at 5"):
+        analysis.top_sentences(activation, np.array([0, 5]), k=1)

@@ -1,0 +1,199 @@
+"""The run's report: ``reports/<profile>/summary.md`` with every notebook's headline numbers beside the paper's.
+
+Reads the JSON each notebook wrote with ``lib.runner.write_results``; a notebook that has not run is listed with a
+note instead of failing, so the summary can be written after any subset of notebooks. The paper's reference numbers
+and answers are constants here, each with its source.
+Used in: ``python -m lib.runner`` (end of ``make demo``), 04_localized_or_distributed, 05_exclusive_neurons,
+06_nmt_vs_lm.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from lib.artifacts import read_json, write_text
+from lib.profiles import get_profile, reports_dir
+
+PAPER_GAP = {"NMT": 12.8, "LM": 25.5}
+"""Top-minus-bottom accuracy gap (points) at 10 % of the neurons, retraining, averaged over properties: Dalvi et al.
+(2019), section "NMT vs. NLM" (Q3), as quoted in METHODS.md §4. A larger gap means more localized."""
+
+PAPER_ANSWERS = {
+    "03_ablation_in_the_model": "Zeroing the CCA-top neurons hurts the task most, then the LCA-top neurons (SEM, then "
+                                "POS), then the bottom neurons (Dalvi et al. 2019, Q4; METHODS.md §3).",
+    "04_localized_or_distributed": "Closed-class labels (months, wh-words, punctuation) are captured by a few neurons, "
+                                   "open classes (nouns, verbs, adjectives) are spread over many; small subsets of "
+                                   "neurons recover most of a property's accuracy (Dalvi et al. 2019, Q1, Fig. 6).",
+    "05_exclusive_neurons": "Some neurons are exclusive to a property or label, while related properties and labels "
+                            "share salient neurons (Dalvi et al. 2019, Q2).",
+    "06_nmt_vs_lm": f"Information is more localized in the language model than in the NMT encoder: top-minus-bottom "
+                    f"gaps {PAPER_GAP['NMT']} (NMT) and {PAPER_GAP['LM']} (LM) points at 10 % (Dalvi et al. 2019, Q3).",
+}
+"""The paper's answer to each question notebook, in one sentence, with its section."""
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A GitHub markdown table of ``rows`` (dicts) in ``columns`` order; floats with 3 significant decimals."""
+    def cell(value: Any) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else "" if value is None else str(value)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _data_and_models(r: dict) -> str:
+    rows = [{"model": pair, "metric": "BLEU", "value": float(v)} for pair, v in r.get("bleu", {}).items()]
+    rows += [{"model": f"lm ({lang})", "metric": "perplexity", "value": float(v)}
+             for lang, v in r.get("perplexity", {}).items()]
+    return markdown_table(rows, ["model", "metric", "value"]) if rows else "No BLEU or perplexity recorded."
+
+
+def _linguistic_correlation(r: dict) -> str:
+    rows = [{"model": m, "prop": q, "all": x["all"], **{f"{sel} 10 %": x["retraining"][sel]["10"]
+                                                        for sel in ("top", "random", "bottom")},
+             "minimal share": x["minimal_set"]["share"], "selectivity": x.get("selectivity")}
+            for m, props in r["results"].items() for q, x in props.items()]
+    return ("Probe accuracy with all neurons and retrained on the top / random / bottom 10 %, minimal-set share:\n\n"
+            + markdown_table(rows, ["model", "prop", "all", "top 10 %", "random 10 %", "bottom 10 %",
+                                    "minimal share", "selectivity"]))
+
+
+def _cross_model(r: dict) -> str:
+    rows = [{"model": m, "mean MaxCorr": x["mean_maxcorr"], "mean MinCorr": x["mean_mincorr"],
+             "top neurons": ", ".join(str(t.get("name", t.get("neuron"))) for t in x.get("top", [])[:3])}
+            for m, x in r["models"].items()]
+    return markdown_table(rows, ["model", "mean MaxCorr", "mean MinCorr", "top neurons"])
+
+
+def _ablation(r: dict) -> str:
+    rows = []
+    for model, orders in r["curves"].items():
+        for name, points in orders.items():
+            start, end = points[0], points[-1]
+            rows.append({"model": model, "metric": r["metric"][model], "order": name, "zeroed": int(end[0]),
+                         "start": float(start[1]), "end": float(end[1]), "change": float(end[1] - start[1])})
+    return (markdown_table(rows, ["model", "metric", "order", "zeroed", "start", "end", "change"])
+            + f"\n\nPaper: {PAPER_ANSWERS['03_ablation_in_the_model']}")
+
+
+def _answered(key: str) -> Callable[[dict], str]:
+    def section(r: dict) -> str:
+        return f"Measured: {r.get('answer', '(no answer recorded)')}\n\nPaper: {PAPER_ANSWERS[key]}"
+    return section
+
+
+def _localized(r: dict) -> str:
+    rows = [{"class": c, "mean share": v["mean"], "median share": v["median"], "labels": int(v["labels"])}
+            for c, v in r.get("class_contrast", {}).items()]
+    table = ("Salient neurons per label (share of the model's neurons), pooled over models and label properties:\n\n"
+             + markdown_table(rows, ["class", "mean share", "median share", "labels"]) + "\n\n" if rows else "")
+    return table + _answered("04_localized_or_distributed")(r)
+
+
+def _nmt_vs_lm(r: dict) -> str:
+    rows = [{"family": f, "measured gap": v["mean_gap"], "paper gap": PAPER_GAP.get(f),
+             "mean minimal share": v["mean_minimal_share"]} for f, v in r.get("families", {}).items()]
+    table = markdown_table(rows, ["family", "measured gap", "paper gap", "mean minimal share"]) + "\n\n"
+    return table + _answered("06_nmt_vs_lm")(r)
+
+
+def _explorer(r: dict) -> str:
+    rows = [{"model": x["model"], "prop": x["prop"], "neuron": x["name"],
+             **{f"rank {method}": rank for method, rank in x["ranks"].items()},
+             "top words": ", ".join(x["top_words"][:5]), "bottom words": ", ".join(x["bottom_words"][:5])}
+            for x in r["shown"]]
+    return (markdown_table(rows, list(rows[0])) + "\n\n" if rows else "") + f"Measured: {r.get('answer', '')}"
+
+
+SECTIONS: dict[str, tuple[str, Callable[[dict], str]]] = {
+    "00_data_and_models": ("Data and models", _data_and_models),
+    "01_linguistic_correlation": ("Linguistic Correlation Analysis", _linguistic_correlation),
+    "02_cross_model_correlation": ("Cross-model Correlation Analysis", _cross_model),
+    "03_ablation_in_the_model": ("Ablation in the model (Q4)", _ablation),
+    "04_localized_or_distributed": ("Localized or distributed? (Q1)", _localized),
+    "05_exclusive_neurons": ("Exclusive neurons (Q2)", _answered("05_exclusive_neurons")),
+    "06_nmt_vs_lm": ("NMT against LM (Q3)", _nmt_vs_lm),
+    "07_neuron_explorer": ("Neuron explorer", _explorer),
+}
+"""Per notebook stem: its section title and the function turning its JSON into markdown."""
+
+
+def _read(folder: Path, stem: str) -> dict | None:
+    path = folder / f"{stem}.json"
+    return read_json(path) if path.exists() else None
+
+
+def _most_harmful(harm: dict[str, float]) -> str:
+    """The order(s) with the largest harm, joined by " / "; "none (all orders equal)" when they all tie."""
+    worst = max(harm.values())
+    names = [name for name, value in harm.items() if value >= worst - 1e-9]
+    return "none (all orders equal)" if len(names) == len(harm) > 1 else " / ".join(names)
+
+
+def key_numbers(profile: str) -> list[dict[str, Any]]:
+    """The headline rows (quantity, measured, paper, notebook) of the notebooks that ran: BLEU and perplexity, the
+    LCA top-minus-bottom gap, the most harmful ablation order, closed- against open-class salient shares, the share
+    of exclusive neurons, and the NMT and LM gaps beside the paper's 12.8 and 25.5."""
+    folder, rows = reports_dir(get_profile(profile)), []
+
+    def add(quantity: str, measured: Any, paper: Any, stem: str) -> None:
+        rows.append({"quantity": quantity, "measured": measured, "paper": paper, "notebook": stem})
+
+    if (r := _read(folder, "00_data_and_models")) is not None:
+        for pair, value in r.get("bleu", {}).items():
+            add(f"BLEU {pair}", float(value), None, "00_data_and_models")
+        for lang, value in r.get("perplexity", {}).items():
+            add(f"LM perplexity ({lang})", float(value), None, "00_data_and_models")
+    if (r := _read(folder, "01_linguistic_correlation")) is not None:
+        gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"])
+                for props in r["results"].values() for x in props.values()]
+        if gaps:
+            add("LCA top − bottom 10 % retrained (points, mean)", sum(gaps) / len(gaps), None,
+                "01_linguistic_correlation")
+    if (r := _read(folder, "03_ablation_in_the_model")) is not None:
+        for model, orders in r["curves"].items():
+            sign = -1.0 if r["metric"][model] == "perplexity" else 1.0
+            harm = {name: sign * (points[0][1] - points[-1][1]) for name, points in orders.items() if points}
+            if harm:
+                add(f"most harmful ablation order, {model}", _most_harmful(harm), "CCA-top", "03_ablation_in_the_model")
+    if (r := _read(folder, "04_localized_or_distributed")) is not None:
+        contrast = r.get("class_contrast", {})
+        if {"closed", "open"} <= set(contrast):
+            add("salient share of a label: closed / open class",
+                f"{contrast['closed']['mean']:.3f} / {contrast['open']['mean']:.3f}", "closed < open",
+                "04_localized_or_distributed")
+    if (r := _read(folder, "05_exclusive_neurons")) is not None and "exclusive_share" in r:
+        add("share of property-salient neurons exclusive to one property", r["exclusive_share"]["properties"],
+            None, "05_exclusive_neurons")
+    if (r := _read(folder, "06_nmt_vs_lm")) is not None:
+        for family, values in r.get("families", {}).items():
+            add(f"top − bottom 10 % gap, {family} (points)", values["mean_gap"], PAPER_GAP.get(family),
+                "06_nmt_vs_lm")
+    return rows
+
+
+def write_summary(profile: str) -> Path:
+    """Write ``reports/<profile>/summary.md`` from the notebooks' JSON files and return its path.
+
+    Missing JSON files are noted in the summary and skipped; each section links the notebook's HTML (relative)."""
+    p = get_profile(profile)
+    folder = reports_dir(p)
+    key = [{**row, "notebook": f"[{row['notebook']}]({row['notebook']}.html)"
+            if (folder / f"{row['notebook']}.html").exists() else row["notebook"]} for row in key_numbers(p.name)]
+    parts = [f"# Grains — summary of the `{p.name}` run",
+             "Headline numbers of every notebook, beside the paper's (Dalvi et al. 2019, \"What Is One Grain of Sand "
+             "in the Desert?\") where it has one. Accuracies are fractions, gaps in accuracy points.",
+             "## Key numbers\n\n" + (markdown_table(key, ["quantity", "measured", "paper", "notebook"])
+                                      if key else "_No notebook has run yet._")]
+    for stem, (title, render) in SECTIONS.items():
+        path, html = folder / f"{stem}.json", folder / f"{stem}.html"
+        link = f" ([{stem}.html]({stem}.html))" if html.exists() else ""
+        if not path.exists():
+            parts.append(f"## {title}\n\n_Not run: `{stem}.json` is missing._")
+            continue
+        try:
+            body = render(read_json(path))
+        except (KeyError, TypeError, IndexError, ValueError) as error:
+            body = f"_Could not read `{stem}.json`: {type(error).__name__} {error}._"
+        parts.append(f"## {title}{link}\n\n{body}")
+    return write_text(folder / "summary.md", "\n\n".join(parts) + "\n")

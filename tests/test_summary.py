@@ -1,0 +1,89 @@
+"""The run summary on hand-made notebook results: numbers beside the paper's, missing notebooks noted, HTML links."""
+import json
+
+import pytest
+
+from lib import summary
+
+
+def _lca(top, bottom):
+    block = {"top": {"10": top}, "random": {"10": (top + bottom) / 2}, "bottom": {"10": bottom}}
+    return {"all": 0.9, "masking": block, "retraining": block, "minimal_set": {"neurons": 12, "share": 0.1},
+            "selectivity": 0.2}
+
+
+RESULTS = {
+    "00_data_and_models": {"bleu": {"en-de": 31.5}, "perplexity": {"en": 55.0}},
+    "01_linguistic_correlation": {"results": {"en-de": {"pos": _lca(0.8, 0.6)}, "lm": {"pos": _lca(0.7, 0.3)}}},
+    "03_ablation_in_the_model": {"curves": {"en-de": {"cca": [[0, 30.0], [10, 12.0]],
+                                                      "bottom": [[0, 30.0], [10, 29.0]]},
+                                            "lm": {"cca": [[0, 50.0], [5, 60.0]], "lca-pos": [[0, 50.0], [5, 400.0]]}},
+                                 "metric": {"en-de": "bleu", "lm": "perplexity"}},
+    "05_exclusive_neurons": {"answer": "Some are exclusive.", "exclusive_share": {"properties": 0.25, "labels": 0.4}},
+    "06_nmt_vs_lm": {"answer": "The LM is more localized.",
+                     "families": {"NMT": {"mean_gap": 11.0, "mean_minimal_share": 0.3, "properties": 1},
+                                  "LM": {"mean_gap": 33.0, "mean_minimal_share": 0.2, "properties": 1}}},
+}
+
+
+@pytest.fixture
+def reports(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAINS_REPORTS_DIR", str(tmp_path))
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for stem, result in RESULTS.items():
+        (folder / f"{stem}.json").write_text(json.dumps(result))
+    (folder / "06_nmt_vs_lm.html").write_text("<html></html>")
+    return folder
+
+
+def test_summary_puts_measured_numbers_beside_the_papers(reports):
+    path = summary.write_summary("tiny")
+    assert path == reports / "summary.md"
+    text = path.read_text()
+    assert "| top − bottom 10 % gap, LM (points) | 33.000 | 25.500 |" in text
+    assert "| top − bottom 10 % gap, NMT (points) | 11.000 | 12.800 |" in text
+    assert "| BLEU en-de | 31.500 |" in text and "| LM perplexity (en) | 55.000 |" in text
+    assert "| LCA top − bottom 10 % retrained (points, mean) | 30.000 |" in text  # (20 + 40) / 2
+
+
+def test_most_harmful_ablation_order_respects_the_metric_direction(reports):
+    rows = {r["quantity"]: r["measured"] for r in summary.key_numbers("tiny")}
+    assert rows["most harmful ablation order, en-de"] == "cca"  # BLEU falls most
+    assert rows["most harmful ablation order, lm"] == "lca-pos"  # perplexity rises most
+
+
+def test_ablation_orders_that_all_tie_name_no_winner(reports):
+    flat = {"curves": {"en-de": {"cca": [[0, 0.0], [5, 0.0]], "random": [[0, 0.0], [5, 0.0]]},
+                       "lm": {"cca": [[0, 9.0], [5, 12.0]], "lca-pos": [[0, 9.0], [5, 12.0]], "bottom": [[0, 9.0]]}},
+            "metric": {"en-de": "bleu", "lm": "perplexity"}}
+    (reports / "03_ablation_in_the_model.json").write_text(json.dumps(flat))
+    rows = {r["quantity"]: r["measured"] for r in summary.key_numbers("tiny")}
+    assert rows["most harmful ablation order, en-de"] == "none (all orders equal)"
+    assert rows["most harmful ablation order, lm"] == "cca / lca-pos"
+
+
+def test_missing_notebooks_are_noted_not_fatal_and_html_is_linked(reports):
+    text = summary.write_summary("tiny").read_text()
+    assert "_Not run: `04_localized_or_distributed.json` is missing._" in text
+    assert "_Not run: `07_neuron_explorer.json` is missing._" in text
+    assert "## NMT against LM (Q3) ([06_nmt_vs_lm.html](06_nmt_vs_lm.html))" in text
+    assert "[06_nmt_vs_lm](06_nmt_vs_lm.html)" in text  # key table links too
+    assert "Measured: Some are exclusive." in text and "Paper: Some neurons are exclusive" in text
+
+
+def test_a_malformed_results_file_is_reported_in_its_section(reports):
+    (reports / "02_cross_model_correlation.json").write_text(json.dumps({"models": {"en-de": {}}}))
+    text = summary.write_summary("tiny").read_text()
+    assert "_Could not read `02_cross_model_correlation.json`: KeyError" in text
+
+
+def test_an_empty_reports_folder_still_gives_a_summary(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAINS_REPORTS_DIR", str(tmp_path))
+    text = summary.write_summary("tiny").read_text()
+    assert "_No notebook has run yet._" in text and text.count("_Not run:") == len(summary.SECTIONS)
+
+
+def test_markdown_table_formats_floats_and_blanks():
+    table = summary.markdown_table([{"a": 1.23456, "b": None}], ["a", "b"])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| 1.235 |  |"]
