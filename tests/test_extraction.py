@@ -1,6 +1,7 @@
 """Extracted activations equal a direct forward pass, are stored and read back faithfully, and bad input or a
 damaged cache is caught. Tiny models are trained once for the module in a temporary data folder."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -8,12 +9,13 @@ import torch
 
 from lib import activation_store, extraction
 from lib.corpora import Sentence, load_corpus
+from lib.profiles import REPO_ROOT
 from lib.properties import split_sentences
 from lib.subwords import BOS
 from lib.training import load_model
 from lib.word_pieces import encode_corpus
 
-MIRROR = "/work/shared/data"
+MIRROR = os.environ.get("GRAINS_DATA_MIRROR") or str(REPO_ROOT.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,34 @@ def _check_00(results):
     for lang in ("en", "de", "fr", "cs"):
         sizes = [full["multi30k", part, lang]["sentences"] for part in ("train", "val", "test_2016_flickr")]
         assert sizes == [29_000, 1_014, 1_000]
+    assert set(results["bleu"]) == {"en-de", "en-fr", "en-cs"}
+    assert all(0 <= b <= 100 for b in results["bleu"].values())
+    assert results["perplexity"]["en"] > 1
 
 
-CHECKS = {"00_data_and_models": _check_00}
+def _check_01(results):
+    for model, per_prop in results["results"].items():
+        for prop, r in per_prop.items():
+            accuracies = [r["all"]] + [r[how][sel][pct] for how in ("masking", "retraining")
+                                       for sel in ("top", "random", "bottom") for pct in ("10", "15", "20")]
+            assert all(0 <= a <= 1 for a in accuracies), (model, prop)
+            assert 0 < r["minimal_set"]["share"] <= 1 and r["minimal_set"]["neurons"] >= 1
+            assert -1 <= r["selectivity"] <= 1
+
+
+def _check_03(results):
+    assert set(results["curves"]) == set(results["metric"])
+    for model, per_order in results["curves"].items():
+        assert results["metric"][model] == ("perplexity" if model == "lm" else "bleu")
+        starts = {points[0][1] for points in per_order.values()}
+        assert len(starts) == 1 and all(points[0][0] == 0 for points in per_order.values()), \
+            "every order starts from the same unablated point"
+
+
+def _check_answer(results):
+    assert isinstance(results["answer"], str) and len(results["answer"]) > 40
+
+
+CHECKS = {"00_data_and_models": _check_00, "01_linguistic_correlation": _check_01,
+          "03_ablation_in_the_model": _check_03, "04_localized_or_distributed": _check_answer,
+          "05_exclusive_neurons": _check_answer, "06_nmt_vs_lm": _check_answer, "07_neuron_explorer": _check_answer}
