@@ -159,26 +159,6 @@ def test_bad_input_is_explained(acts):
         cc.linreg(cc.cross_stats(acts, within=False))
 
 
-def test_label_correlations_and_positions():
-    rng = np.random.default_rng(1)
-    labels = rng.choice(["DET", "NOUN", "VERB"], size=2000)
-    acts = rng.standard_normal((2000, 4))
-    acts[:, 2] += 5.0 * (labels == "NOUN")
-    classes, r = cc.point_biserial(acts, labels)
-    assert classes.tolist() == ["DET", "NOUN", "VERB"]
-    assert r[2, 1] > 0.9 and np.abs(r[[0, 1, 3]]).max() < 0.1
-    strongest = cc.strongest_labels(acts, [2, 0], {"pos": labels})
-    assert strongest.index.tolist() == [2, 0] and strongest.loc[2, "pos"].startswith("NOUN (+0.9")
-    eta = cc.correlation_ratio(acts, labels)
-    assert eta[2] > 0.9 and eta[[0, 1, 3]].max() < 0.1
-    offsets = np.array([0, 3, 5, 6])
-    assert cc.positions(offsets).tolist() == [0, 1, 2, 0, 1, 0]
-    word_acts = np.stack([cc.positions(offsets), [1, 0, 0, 1, 0, 1], [0.5, 1, 2, 0, 3, 1]], axis=1)
-    table = cc.responses(word_acts, [1, 0, 2], offsets, {"begin": ["B", "I", "I", "B", "I", "B"]})
-    assert table.columns.tolist() == ["position_corr", "eta_begin"] and table.index.tolist() == [1, 0, 2]
-    assert table.position_corr[0] == pytest.approx(1.0) and table.eta_begin[1] == pytest.approx(1.0)
-
-
 def test_cca_rankings_are_computed_once_then_read_from_cache(acts, tmp_path, monkeypatch):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
     calls = []
