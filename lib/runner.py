@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from lib.artifacts import atomic_path, read_json, write_json, write_text
 from lib.profiles import PROFILES, REPO_ROOT, get_profile, reports_dir
@@ -24,6 +24,18 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 def notebooks() -> list[Path]:
     """The project's notebooks in reading order (``NN_name.ipynb``)."""
     return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+
+
+def check_parameters(specs: Sequence[tuple[str, Any, type]]) -> None:
+    """Check a notebook's parameters, each ``(name, value, kind)``: papermill passes whatever a user typed, so a wrong
+    type fails here, naming the parameter, rather than deep inside ``lib``. Lists must hold strings; an int is
+    accepted where a float is expected (``-p lambda_margin 1``). Used in: the second cell of every notebook."""
+    for name, value, kind in specs:
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            continue
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
+            of = " of str" if kind is list else ""
+            raise TypeError(f"parameter {name} must be of type {kind.__name__}{of}, got {value!r}")
 
 
 def write_results(profile: str, notebook: str, results: dict[str, Any]) -> Path:
