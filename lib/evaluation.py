@@ -23,7 +23,7 @@ def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = No
 
     An empty or untokenisable sentence translates to "". Sentences are decoded in batches of similar length.
     """
-    from lib.decoding import beam_search, greedy
+    from lib.decoding import beam_search
     from lib.training import collate
 
     if trained.tgt_vocab is None:

@@ -31,6 +31,7 @@ PAPER_ANSWERS = {
 }
 """The paper's answer to each question notebook, in one sentence, with its section."""
 
+
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A GitHub markdown table of ``rows`` (dicts) in ``columns`` order; floats with 3 significant decimals."""
     def cell(value: Any) -> str:
