@@ -127,7 +127,8 @@ def plot_ablation(table: pd.DataFrame, title: str) -> plt.Figure:
                     hue_order=["top", "random", "bottom"], ax=ax)
         ax.axhline(everything, color="black", ls="--", lw=1, label="all neurons")
         ax.set(title=method, xlabel="% of neurons kept", ylim=(0, 1))
-        ax.legend(fontsize="small")
+        ax.get_legend().remove()
+    axes[1].legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.suptitle(title)
     return fig
 
