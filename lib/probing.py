@@ -429,7 +429,11 @@ def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=N
 
 
 def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: str) -> Path:
-    """Where an LCA artifact ``name`` of (model, corpus, prop) is cached: keyed by the profile's whole config."""
+    """Where an LCA artifact ``name`` of (model, corpus, prop) is cached: keyed by the profile's whole config and the
+    model's training configuration, so a retrained model never meets the probes of its predecessor."""
+    from lib.training import model_config  # imported here so probing works without the model stack
+
     p = get_profile(profile)
-    key = config_key({"profile": p, "model": model, "corpus": corpus, "prop": prop})
+    key = config_key({"profile": p, "model": model, "model_config": model_config(p, model), "corpus": corpus,
+                      "prop": prop})
     return results_dir(p) / "lca" / f"{model}-{corpus}-{prop}-{key}" / name
