@@ -15,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 corpora: $(BIN)/.installed
-	$(BIN)/python -m lib.corpora fetch
+	$(BIN)/python -m lib.pipeline.corpora fetch
 
 demo: corpora
 	$(BIN)/python -m lib.runner --profile $(PROFILE)

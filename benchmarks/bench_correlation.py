@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib import correlation as cc  # noqa: E402
+from lib.methods import correlation as cc# noqa: E402
 
 
 class AnonPeak:
@@ -94,9 +94,9 @@ def synthetic(folder: Path, models: int, words: int, neurons: int, seed: int = 0
 
 
 def real(profile: str, corpus: str) -> tuple[list[np.ndarray], tuple[str, ...]]:
-    """The profile's activations over ``corpus`` (memory maps from lib.extraction)."""
-    from lib.extraction import get_activations
-    from lib.profiles import get_profile
+    """The profile's activations over ``corpus`` (memory maps from lib.pipeline.extraction)."""
+    from lib.pipeline.extraction import get_activations
+    from lib.pipeline.profiles import get_profile
 
     names = get_profile(profile).models
     return [get_activations(profile, m, corpus).acts for m in names], names
@@ -141,10 +141,10 @@ def main(argv: list[str] | None = None) -> None:
         names = names or tuple(f"m{i}" for i in range(len(acts)))
         print(f"data: {source}: {n} words, neurons per model {sizes}; torch threads {torch.get_num_threads()}")
 
-        block_rows = min(n, args.max_bytes // (2 * sum(sizes) * 4))  # the row blocks lib.correlation multiplies
+        block_rows = min(n, args.max_bytes // (2 * sum(sizes) * 4))  # the row blocks lib.methods.correlation multiplies
         rates = matmul_rate(block_rows, max(sizes))
         print(f"matmul float32 GFLOP/s: numpy {rates['numpy']:.1f}, torch {rates['torch']:.1f} "
-              f"(numpy/torch {rates['numpy'] / rates['torch']:.2f}; lib.correlation uses torch)")
+              f"(numpy/torch {rates['numpy'] / rates['torch']:.2f}; lib.methods.correlation uses torch)")
 
         baseline = per_pair_baseline(acts, args.pairs)
         print(f"baseline np.corrcoef per pair over {n} words: {baseline * 1e6:.1f} µs/pair ({args.pairs} pairs)")

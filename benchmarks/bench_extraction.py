@@ -1,6 +1,6 @@
 """Speed and memory of activation extraction.
 
-1. Speed: words/s of batched, length-sorted extraction (``lib.extraction.extract``) against the reference toolkit's
+1. Speed: words/s of batched, length-sorted extraction (``lib.pipeline.extraction.extract``) against the reference toolkit's
    way (NeuroX: one sentence per forward pass, pieces gathered into words by a Python loop), on the same sentences
    in the same process, best of three interleaved runs; the ratio is printed and both outputs are checked equal.
 2. Memory: peak resident memory added by extracting each of the profile's corpora with each model, streamed to a
@@ -26,12 +26,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib.activation_store import write_store  # noqa: E402
-from lib.corpora import full_corpus, load_corpus  # noqa: E402
-from lib.extraction import extract, extract_into  # noqa: E402
-from lib.profiles import get_profile  # noqa: E402
-from lib.training import load_model  # noqa: E402
-from lib.word_pieces import encode_corpus  # noqa: E402
+from lib.pipeline.activation_store import write_store  # noqa: E402
+from lib.pipeline.corpora import full_corpus, load_corpus  # noqa: E402
+from lib.pipeline.extraction import extract, extract_into  # noqa: E402
+from lib.pipeline.profiles import get_profile  # noqa: E402
+from lib.pipeline.training import load_model  # noqa: E402
+from lib.pipeline.word_pieces import encode_corpus  # noqa: E402
 
 
 def one_sentence_at_a_time(trained, sentences) -> np.ndarray:

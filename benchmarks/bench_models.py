@@ -19,11 +19,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from lib.corpora import multi30k
-from lib.decoding import beam_search
-from lib.profiles import get_profile
-from lib.subwords import train_vocab
-from lib.training import batch_loss, batches, build_model, collate, device, encode_examples, model_config
+from lib.pipeline.corpora import multi30k
+from lib.pipeline.decoding import beam_search
+from lib.pipeline.profiles import get_profile
+from lib.pipeline.subwords import train_vocab
+from lib.pipeline.training import batch_loss, batches, build_model, collate, device, encode_examples, model_config
 
 
 DECODE_LEN = 30  # an untrained model rarely emits eos, so every sentence decodes to about this many pieces

@@ -1,12 +1,12 @@
 """Speed and accuracy of the LCA probe and of Algorithm 1 against NeuroX 1.0.9, in one process on the same data.
 
 1. Probe: NeuroX's ``train_logistic_regression_probe`` with its defaults (Adam, 10 epochs, batches of 32) and
-   λ1 = λ2 = 1e-5 against ``lib.probing.train_probe`` (same λ, Grains' objective), timed, with held-out accuracy.
+   λ1 = λ2 = 1e-5 against ``lib.methods.probing.train_probe`` (same λ, Grains' objective), timed, with held-out accuracy.
 2. Global order: on NeuroX's trained weight matrix, NeuroX's ``get_neuron_ordering`` against
-   ``lib.ranking.global_order``: timed, and compared step by step as sets (the neurons added at each mass p).
+   ``lib.methods.ranking.global_order``: timed, and compared step by step as sets (the neurons added at each mass p).
 
 Synthetic data of the demo's shape by default (words × neurons with a few informative neurons per label), or real
-activations from ``lib.extraction.probe_data``. NeuroX is a benchmark-only dependency:
+activations from ``lib.pipeline.extraction.probe_data``. NeuroX is a benchmark-only dependency:
 
     .venv/bin/pip install --no-deps neurox==1.0.9 imbalanced-learn sklearn-compat
     .venv/bin/python benchmarks/bench_probe.py [--words 100000 --neurons 1024 --labels 12]
@@ -26,14 +26,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib.probing import ProbeSettings, accuracy, encode, synthetic_splits, train_probe  # noqa: E402
-from lib.ranking import entry_steps, global_order  # noqa: E402
+from lib.methods.probing import ProbeSettings, accuracy, encode, synthetic_splits, train_probe  # noqa: E402
+from lib.methods.ranking import entry_steps, global_order  # noqa: E402
 
 
 def load_data(args: argparse.Namespace):
     """Real probe data when ``--profile`` is given, else synthetic data of the requested shape."""
     if args.profile:
-        from lib.extraction import probe_data
+        from lib.pipeline.extraction import probe_data
 
         return probe_data(args.profile, args.model, args.corpus, args.prop)
     data, _ = synthetic_splits(n_words=args.words, n_neurons=args.neurons, n_labels=args.labels,

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from lib.artifacts import atomic_path, read_json, write_json, write_text
-from lib.profiles import PROFILES, REPO_ROOT, get_profile, reports_dir
+from lib.pipeline.artifacts import atomic_path, read_json, write_json, write_text
+from lib.pipeline.profiles import PROFILES, REPO_ROOT, get_profile, reports_dir
 from lib.summary import write_summary
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"

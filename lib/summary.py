@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from lib.artifacts import read_json, write_text
-from lib.profiles import get_profile, reports_dir
+from lib.pipeline.artifacts import read_json, write_text
+from lib.pipeline.profiles import get_profile, reports_dir
 
 PAPER_GAP = {"NMT": 12.8, "LM": 25.5}
 """Top-minus-bottom accuracy gap (points) at 10 % of the neurons, retraining, averaged over properties: Dalvi et al.

@@ -64,7 +64,7 @@ def sentence_html(words: Sequence[str], rows: Mapping[str, Sequence[str]], capti
 
 def plot_cca_scores(scores: Mapping[str, Mapping[str, np.ndarray]]) -> plt.Figure:
     """Distribution of each CCA score over the neurons of each model: one panel per method (``scores``: method ->
-    model -> per-neuron scores, as in ``lib.correlation.CCARankings.scores``). Used in: 02_cross_model_correlation."""
+    model -> per-neuron scores, as in ``lib.methods.correlation.CCARankings.scores``). Used in: 02_cross_model_correlation."""
     fig, axes = plt.subplots(1, len(scores), figsize=(4.5 * len(scores), 3.4), squeeze=False, layout="constrained")
     labels = {"maxcorr": "MaxCorr (max |ρ|)", "mincorr": "MinCorr", "linreg": "LinReg error (1 − R²)"}
     for ax, (method, per_model) in zip(axes.flat, scores.items()):
@@ -99,7 +99,7 @@ def plot_responses(table: pd.DataFrame, title: str) -> plt.Axes:
 
 def plot_lambda_search(table: pd.DataFrame, chosen: tuple[float, float] | None = None) -> plt.Figure:
     """The paper's Fig. 2: dev accuracy against λ1 (one line per λ2) and against λ2 (one line per λ1), log scale with
-    λ = 0 drawn at the left edge; ``table`` as in ``lib.probing.LambdaSearch.table``. Used in: 01."""
+    λ = 0 drawn at the left edge; ``table`` as in ``lib.methods.probing.LambdaSearch.table``. Used in: 01."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
     positive = table[["l1", "l2"]].to_numpy()
     floor = positive[positive > 0].min() / 10 if (positive > 0).any() else 1e-8
@@ -119,7 +119,7 @@ def plot_lambda_search(table: pd.DataFrame, chosen: tuple[float, float] | None =
 
 def plot_ablation(table: pd.DataFrame, title: str) -> plt.Figure:
     """Accuracy bars of top / random / bottom neurons at each percentage, by masking and by retraining, with the
-    all-neuron accuracy as a line; ``table`` as in ``lib.ablation.ablation_table``. Used in: 01."""
+    all-neuron accuracy as a line; ``table`` as in ``lib.methods.ablation.ablation_table``. Used in: 01."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
     everything = float(table.loc[table.method == "all", "accuracy"].iloc[0])
     for ax, method in zip(axes, ("masking", "retraining")):
@@ -211,7 +211,7 @@ def plot_neurons_needed(table: pd.DataFrame, x: str, y: str, hue: str | None, ti
 
 def plot_top_words(high: pd.DataFrame, low: pd.DataFrame, title: str) -> plt.Figure:
     """A neuron's top words: types with the highest (left) and the most negative (right) mean activation, from two
-    ``lib.analysis.top_words`` tables (columns word, mean, count). Used in: 07_neuron_explorer."""
+    ``lib.methods.analysis.top_words`` tables (columns word, mean, count). Used in: 07_neuron_explorer."""
     fig, axes = plt.subplots(1, 2, figsize=(8, 0.25 * max(len(high), len(low)) + 1.4), layout="constrained")
     for ax, table, colour, name in ((axes[0], high, "#d62728", "highest"), (axes[1], low, "#1f77b4", "lowest")):
         ax.barh([f"{w} ({c})" for w, c in zip(table["word"], table["count"])][::-1], table["mean"].to_numpy()[::-1],

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lib import corpora
-from lib.profiles import REPO_ROOT, corpora_dir
+from lib.pipeline import corpora
+from lib.pipeline.profiles import REPO_ROOT, corpora_dir
 
 SHARED_MIRROR = Path(os.environ.get(corpora.MIRROR_ENV) or REPO_ROOT.parent / "shared" / "data")
 

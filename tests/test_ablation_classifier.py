@@ -1,13 +1,13 @@
-"""Ablation in the classifier (lib.ablation): masking, retraining, the results table, minimal neuron sets."""
+"""Ablation in the classifier (lib.methods.ablation): masking, retraining, the results table, minimal neuron sets."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from lib.ablation import (ablation_table, label_minimal_sets, mask, masked_accuracy, minimal_set, results_dict,
+from lib.methods.ablation import (ablation_table, label_minimal_sets, mask, masked_accuracy, minimal_set, results_dict,
                           retrained_accuracy)
-from lib.probing import ProbeSettings, accuracy, synthetic_splits, train_probe
-from lib.ranking import global_order
+from lib.methods.probing import ProbeSettings, accuracy, synthetic_splits, train_probe
+from lib.methods.ranking import global_order
 
 FAST = ProbeSettings(epochs=12, batch_size=256, lr=2e-2, seed=3)
 
@@ -84,8 +84,9 @@ def test_per_label_minimal_sets(planted):
 
 def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, planted):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
-    from lib import lca, probing
-    from lib.ranking import lca_order
+    from lib.pipeline import lca
+from lib.methods import probing
+    from lib.methods.ranking import lca_order
 
     data = planted[0]
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
@@ -96,7 +97,7 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
     order = lca_order("tiny", "en-de", "synthetic", "pos")
     probe = probing.lca_probe("tiny", "en-de", "synthetic", "pos")
     np.testing.assert_array_equal(order, global_order(probe.scaled_weights))
-    from lib import ablation
+    from lib.methods import ablation
 
     for module in (probing, ablation):
         monkeypatch.setattr(module, "train_probe", lambda *a, **k: pytest.fail("cached results must not retrain"))

@@ -3,9 +3,10 @@ curve points are cached so that a rerun gives identical numbers without recomput
 import numpy as np
 import pytest
 
-from lib import ablation, evaluation
-from lib.corpora import multi30k
-from lib.training import load_model
+from lib.methods import ablation
+from lib.pipeline import evaluation
+from lib.pipeline.corpora import multi30k
+from lib.pipeline.training import load_model
 
 
 @pytest.fixture

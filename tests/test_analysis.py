@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lib import analysis
+from lib.methods import analysis
 
 SETS = {"noun": [0, 1, 2, 3], "verb": [2, 3, 4], "month": [7]}
 
@@ -99,7 +99,7 @@ def test_salient_sets_at_a_quarter_of_the_weight_mass():
 
 
 def test_property_salient_set_is_the_head_of_the_global_order():
-    from lib.ranking import global_order
+    from lib.methods.ranking import global_order
 
     rng = np.random.default_rng(0)
     weights = rng.standard_normal((5, 40)) * (rng.random((5, 40)) < 0.3)

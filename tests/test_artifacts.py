@@ -1,7 +1,7 @@
 """Atomic writes leave either the old artifact or the new one, never half of one."""
 import pytest
 
-from lib import artifacts
+from lib.pipeline import artifacts
 
 
 def test_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import corpora
-from lib.corpora import CorpusFormatError, CorpusMissingError
-from lib.profiles import REPO_ROOT
+from lib.pipeline import corpora
+from lib.pipeline.corpora import CorpusFormatError, CorpusMissingError
+from lib.pipeline.profiles import REPO_ROOT
 
 SHARED_MIRROR = Path(os.environ.get(corpora.MIRROR_ENV) or REPO_ROOT.parent / "shared" / "data")
 
@@ -196,7 +196,7 @@ def test_missing_corpus_says_how_to_get_it(monkeypatch, tmp_path, offline):
     with pytest.raises(CorpusMissingError) as error:
         corpora.read_multi30k("train", "en")
     assert isinstance(error.value, FileNotFoundError)
-    for hint in (corpora.MIRROR_ENV, "make demo", "python -m lib.corpora fetch", "train.en.gz", "network"):
+    for hint in (corpora.MIRROR_ENV, "make demo", "python -m lib.pipeline.corpora fetch", "train.en.gz", "network"):
         assert hint in str(error.value)
 
 
@@ -246,7 +246,7 @@ def test_interrupted_fetch_leaves_nothing_behind(monkeypatch, tmp_path):
 
 
 def test_every_brown_tag_has_a_universal_and_morph_label(corpus_data):
-    from lib.properties import labels
+    from lib.pipeline.properties import labels
     brown = corpora.full_corpus("brown")
     pos = {label for sentence in labels("pos", brown) for label in sentence}
     morph = {label for sentence in labels("morph", brown) for label in sentence}

@@ -9,8 +9,8 @@ import warnings
 import numpy as np
 import pytest
 
-from lib import correlation as cc
-from lib.profiles import results_dir
+from lib.methods import correlation as cc
+from lib.pipeline.profiles import results_dir
 
 SHARED = {0: [3, 11, 20], 1: [7, 0, 15], 2: [13, 4, 8]}  # where each model holds the 3 shared signals
 SIZES = (24, 24, 16)
@@ -168,7 +168,7 @@ def test_cca_rankings_are_computed_once_then_read_from_cache(acts, tmp_path, mon
         m = ("en-de", "en-fr", "lm").index(model)
         return types.SimpleNamespace(acts=acts[m], words=[str(i % 50) for i in range(len(acts[m]))])
 
-    monkeypatch.setitem(sys.modules, "lib.extraction", types.SimpleNamespace(get_activations=get_activations))
+    monkeypatch.setitem(sys.modules, "lib.pipeline.extraction", types.SimpleNamespace(get_activations=get_activations))
     first = cc.cca_rankings("tiny", "brown", models=("en-de", "en-fr", "lm"))
     second = cc.cca_rankings("tiny", models=("en-de", "en-fr", "lm"))  # brown: the first probing corpus
     assert len(list((results_dir("tiny") / "correlation").iterdir())) == 1

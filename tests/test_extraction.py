@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from lib import activation_store, extraction
-from lib.corpora import Sentence, load_corpus
-from lib.profiles import REPO_ROOT
-from lib.properties import split_sentences
-from lib.subwords import BOS
-from lib.training import load_model
-from lib.word_pieces import encode_corpus
+from lib.pipeline import activation_store, extraction
+from lib.pipeline.corpora import Sentence, load_corpus
+from lib.pipeline.profiles import REPO_ROOT
+from lib.pipeline.properties import split_sentences
+from lib.pipeline.subwords import BOS
+from lib.pipeline.training import load_model
+from lib.pipeline.word_pieces import encode_corpus
 
 MIRROR = os.environ.get("GRAINS_DATA_MIRROR") or str(REPO_ROOT.parent / "shared" / "data")
 

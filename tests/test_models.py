@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from lib.decoding import beam_search, greedy
-from lib.models import LM, NMT, NeuronMap
+from lib.pipeline.decoding import beam_search, greedy
+from lib.pipeline.models import LM, NMT, NeuronMap
 
 UNITS = 5
 

@@ -1,13 +1,13 @@
-"""The elastic-net probe, its evaluation, λ search, control tasks and selectivity (lib.probing, lib.selectivity)."""
+"""The elastic-net probe, its evaluation, λ search, control tasks and selectivity (lib.methods.probing, lib.methods.selectivity)."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from lib.probing import (Probe, ProbeSettings, evaluate, lambda_search, load_probe, predict, save_probe,
+from lib.methods.probing import (Probe, ProbeSettings, evaluate, lambda_search, load_probe, predict, save_probe,
                          synthetic_splits, train_probe)
-from lib.ranking import global_order
-from lib.selectivity import ControlTask, control_splits, selectivity
+from lib.methods.ranking import global_order
+from lib.methods.selectivity import ControlTask, control_splits, selectivity
 
 FAST = ProbeSettings(epochs=15, batch_size=256, lr=2e-2, seed=3)
 

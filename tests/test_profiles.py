@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from lib import profiles
+from lib.pipeline import profiles
 
 
 def test_unknown_profile_lists_the_known_ones():

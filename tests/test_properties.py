@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from lib import properties
-from lib.corpora import Sentence, read_brown, read_conllu
-from lib.properties import labels, split_sentences
+from lib.pipeline import properties
+from lib.pipeline.corpora import Sentence, read_brown, read_conllu
+from lib.pipeline.properties import labels, split_sentences
 
 # The first two sentences of Brown file ca01 (shortened after the tokens checked) and of EWT dev, verbatim.
 BROWN_CA01 = (

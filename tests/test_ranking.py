@@ -1,8 +1,8 @@
-"""Neuron rankings (lib.ranking): Algorithm 1 on hand-made weights, selections, probeless ranking."""
+"""Neuron rankings (lib.methods.ranking): Algorithm 1 on hand-made weights, selections, probeless ranking."""
 import numpy as np
 import pytest
 
-from lib.ranking import (bottom, count, entry_steps, global_order, label_top_neurons, probeless_order,
+from lib.methods.ranking import (bottom, count, entry_steps, global_order, label_top_neurons, probeless_order,
                          probeless_scores, random_neurons, top)
 
 # Label 0 has mass 4, 3, 2, 1 on neurons 0-3 (total 10); label 1 has 9 on neuron 4 and 1 on neuron 3.

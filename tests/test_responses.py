@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from lib import responses
+from lib.methods import responses
 
 
 def test_label_correlations_and_positions():

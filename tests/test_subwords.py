@@ -1,7 +1,7 @@
 """Subword vocabularies: deterministic training, specials, word-by-word encoding that extraction relies on."""
 import pytest
 
-from lib.subwords import BOS, EOS, PAD, UNK, load_vocab, train_vocab
+from lib.pipeline.subwords import BOS, EOS, PAD, UNK, load_vocab, train_vocab
 
 SENTENCES = ["A dog runs on the green grass.", "Two men are playing football in a park.",
              "A woman in a red dress reads a book.", "A little child eats an apple outside.",

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-import lib.training as training
-from lib.evaluation import score_bleu
-from lib.profiles import TINY
-from lib.subwords import train_vocab
-from lib.training import Trained, build_model, encode_examples, load_checkpoint, load_model, train, translate
+import lib.pipeline.training as training
+from lib.pipeline.evaluation import score_bleu
+from lib.pipeline.profiles import TINY
+from lib.pipeline.subwords import train_vocab
+from lib.pipeline.training import Trained, build_model, encode_examples, load_checkpoint, load_model, train, translate
 
 EN = ["a dog runs on the grass .", "two men play football .", "a woman reads a book .",
       "a child eats an apple .", "the cat sleeps on a bed .", "a man rides a bike ."]

@@ -29,9 +29,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from lib.artifacts import atomic_path, config_key, read_json, write_json
-from lib.profiles import Profile, get_profile, results_dir
-from lib.ranking import top
+from lib.pipeline.artifacts import atomic_path, config_key, read_json, write_json
+from lib.pipeline.profiles import Profile, get_profile, results_dir
+from lib.methods.ranking import top
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 METHODS = ("maxcorr", "mincorr", "linreg")
@@ -293,7 +293,7 @@ def ranking_table(rankings: CCARankings, model: str, k: int, neuron_names: Seque
 
 def top_overlap(order_a: np.ndarray, order_b: np.ndarray, pct: float) -> float:
     """Share of the top ``pct`` % of ``order_a`` that is also in the top ``pct`` % of ``order_b`` (two orders of one
-    model; ``lib.ranking.top`` counts the neurons). Used in: 02_cross_model_correlation (CCA vs LCA, vs each other)."""
+    model; ``lib.methods.ranking.top`` counts the neurons). Used in: 02_cross_model_correlation (CCA vs LCA, vs each other)."""
     if len(order_a) != len(order_b) or not 0 < pct <= 100:
         raise ValueError(f"two orders of one model and 0 < pct <= 100 expected; got {len(order_a)}, "
                          f"{len(order_b)} neurons and pct={pct}")
@@ -323,11 +323,11 @@ def cca_rankings(profile: str | Profile, corpus: str | None = None, models: Sequ
     """The CCA rankings of ``models`` (default: all of the profile's) over ``corpus`` (default: the profile's first
     probing corpus), cached under ``results_dir``; ``cca_rankings(p).order("en-de")`` is en→de's MaxCorr order.
 
-    Activations come from ``lib.extraction.get_activations``; the cache key covers the profile, corpus, models,
+    Activations come from ``lib.pipeline.extraction.get_activations``; the cache key covers the profile, corpus, models,
     dtype and the activation files (path, size, modification time), so re-extracted activations are re-ranked.
     Used in: 02_cross_model_correlation, 03_ablation_in_the_model.
     """
-    from lib.extraction import get_activations  # extraction pulls in the models; import only when ranking them
+    from lib.pipeline.extraction import get_activations  # extraction pulls in the models; import only when ranking them
 
     profile = get_profile(profile)
     corpus = corpus or profile.probe_corpora[0]

@@ -1,12 +1,12 @@
 """Per-word, per-neuron activations of a model over a corpus: the words × neurons matrix every analysis starts from.
 
-Each word is encoded on its own into subword pieces (:mod:`lib.word_pieces`, which also splits sentences longer
+Each word is encoded on its own into subword pieces (:mod:`lib.pipeline.word_pieces`, which also splits sentences longer
 than the model's ``max_len`` at word boundaries); sentences run through ``model.states`` in length-sorted, padded
-batches without gradients (on the model's device: the GPU when :func:`lib.training.load_model` found one), and the
+batches without gradients (on the model's device: the GPU when :func:`lib.pipeline.training.load_model` found one), and the
 states of a word's pieces become one row: its last piece (default, as in the literature), first piece, or their
 mean. Column ``neuron`` is the model's global neuron id (``NeuronMap``: layer, direction, unit, ``names()``).
 :func:`get_activations` caches the matrix per profile, model, corpus and aggregation as a memory map
-(:mod:`lib.activation_store`); :func:`probe_data` cuts it into the probe's train / dev / test rows with labels.
+(:mod:`lib.pipeline.activation_store`); :func:`probe_data` cuts it into the probe's train / dev / test rows with labels.
 Used in: 01_linguistic_correlation to 07_neuron_explorer.
 """
 from __future__ import annotations
@@ -22,16 +22,16 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from lib.activation_store import DTYPES, StoreInvalid, open_store, write_store
-from lib.artifacts import config_key
-from lib.corpora import Sentence
-from lib.models import NeuronMap
-from lib.profiles import Profile, activations_dir, get_profile
-from lib.subwords import PAD
-from lib.word_pieces import Pieces, encode_corpus
+from lib.pipeline.activation_store import DTYPES, StoreInvalid, open_store, write_store
+from lib.pipeline.artifacts import config_key
+from lib.pipeline.corpora import Sentence
+from lib.pipeline.models import NeuronMap
+from lib.pipeline.profiles import Profile, activations_dir, get_profile
+from lib.pipeline.subwords import PAD
+from lib.pipeline.word_pieces import Pieces, encode_corpus
 
 if TYPE_CHECKING:
-    from lib.training import Trained
+    from lib.pipeline.training import Trained
 
 AGGREGATIONS = ("last", "first", "mean")
 FORMAT_VERSION = 1
@@ -142,8 +142,8 @@ class Activations:
         return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
 
     def labels(self, prop: str) -> np.ndarray:
-        """One label of property ``prop`` per row (``lib.properties.labels`` flattened), as a string array."""
-        from lib.properties import labels
+        """One label of property ``prop`` per row (``lib.pipeline.properties.labels`` flattened), as a string array."""
+        from lib.pipeline.properties import labels
 
         per_sentence = labels(prop, self.sentences)
         flat = np.array([label for sentence in per_sentence for label in sentence])
@@ -169,11 +169,11 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
 
     The cache folder ``activations_dir(profile)/<model>__<corpus>__<key>`` is keyed by the model's configuration
     and weights, the corpus words, the aggregation, dtype and long-sentence policy; a missing, partial, corrupt or
-    mismatching store (checked by :func:`lib.activation_store.open_store`) is rebuilt, never read.
+    mismatching store (checked by :func:`lib.pipeline.activation_store.open_store`) is rebuilt, never read.
     """
-    from lib.corpora import load_corpus
-    from lib.properties import properties_for
-    from lib.training import load_model
+    from lib.pipeline.corpora import load_corpus
+    from lib.pipeline.properties import properties_for
+    from lib.pipeline.training import load_model
 
     for name, value, known in (("aggregation", aggregation, AGGREGATIONS), ("dtype", dtype, DTYPES)):
         if value not in known:
@@ -206,8 +206,8 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
 
 def probe_data(profile: str | Profile, model: str, corpus: str, prop: str, aggregation: str = "last") -> ProbeData:
     """Activations, labels of ``prop`` and words of the profile's train / dev / test sentences
-    (``lib.properties.split_sentences``); only those rows are read from the memory map."""
-    from lib.properties import split_sentences
+    (``lib.pipeline.properties.split_sentences``); only those rows are read from the memory map."""
+    from lib.pipeline.properties import split_sentences
 
     activations = get_activations(profile, model, corpus, aggregation)
     labels, words = activations.labels(prop), np.asarray(activations.words)

@@ -12,8 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.ablation import retrain
-from lib.probing import ProbeSettings, Splits, accuracy
+from lib.methods.ablation import retrain
+from lib.methods.probing import ProbeSettings, Splits, accuracy
 
 
 @dataclass(frozen=True)

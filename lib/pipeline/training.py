@@ -23,11 +23,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from lib.artifacts import atomic_path, config_key
-from lib.evaluation import bleu, perplexity, translate
-from lib.models import LM, NMT
-from lib.profiles import Profile, get_profile, models_dir
-from lib.subwords import BOS, EOS, PAD, Vocab, vocab_config, vocab_for
+from lib.pipeline.artifacts import atomic_path, config_key
+from lib.pipeline.evaluation import bleu, perplexity, translate
+from lib.pipeline.models import LM, NMT
+from lib.pipeline.profiles import Profile, get_profile, models_dir
+from lib.pipeline.subwords import BOS, EOS, PAD, Vocab, vocab_config, vocab_for
 
 __all__ = ["Trained", "load_model", "model_config", "build_model", "train", "load_checkpoint", "bleu",
            "perplexity", "translate", "device"]
@@ -87,7 +87,7 @@ def build_model(config: dict, src_size: int, tgt_size: int | None = None) -> nn.
 
 def load_model(profile: str | Profile, name: str, progress: bool = True) -> Trained:
     """The trained model ``name`` ("en-de", "en-fr", "en-cs" or "lm") of ``profile``: cached, resumed or trained."""
-    from lib.corpora import multi30k
+    from lib.pipeline.corpora import multi30k
 
     p = get_profile(profile)
     config = model_config(p, name)

@@ -7,26 +7,26 @@ Used in: 01_linguistic_correlation (and through its results file 04, 05, 06).
 """
 from __future__ import annotations
 
-from lib.ablation import ablation_table, minimal_set, results_dict
-from lib.artifacts import read_json, write_json
-from lib.probing import ProbeSettings, lca_path, lca_probe
-from lib.profiles import Profile, get_profile
-from lib.ranking import lca_order
-from lib.selectivity import selectivity
+from lib.methods.ablation import ablation_table, minimal_set, results_dict
+from lib.pipeline.artifacts import read_json, write_json
+from lib.methods.probing import ProbeSettings, lca_path, lca_probe
+from lib.pipeline.profiles import Profile, get_profile
+from lib.methods.ranking import lca_order
+from lib.methods.selectivity import selectivity
 
 
 def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None) -> dict:
     """The results-file entry of (model, prop): ``{"all", "masking", "retraining", "minimal_set": {"neurons",
     "share"}, "selectivity"}``, accuracies as fractions; cached under ``results_dir(profile)``.
 
-    ``data`` is the ``lib.extraction.probe_data`` of (model, corpus, prop), loaded when not given.
+    ``data`` is the ``lib.pipeline.extraction.probe_data`` of (model, corpus, prop), loaded when not given.
     """
     path = lca_path(profile, model, corpus, prop, "summary.json")
     if path.exists():
         return read_json(path)
     p = get_profile(profile)
     if data is None:
-        from lib.extraction import probe_data  # imported here so this module loads without the model stack
+        from lib.pipeline.extraction import probe_data  # imported here so this module loads without the model stack
 
         data = probe_data(p, model, corpus, prop)
     settings = ProbeSettings.from_profile(p)

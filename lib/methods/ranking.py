@@ -11,9 +11,9 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.artifacts import atomic_path
-from lib.probing import lca_path, lca_probe
-from lib.profiles import Profile
+from lib.pipeline.artifacts import atomic_path
+from lib.methods.probing import lca_path, lca_probe
+from lib.pipeline.profiles import Profile
 
 
 def _sorted_mass(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,7 +125,7 @@ def probeless_order(acts: np.ndarray, labels: Sequence[str]) -> np.ndarray:
 
 def lca_order(profile: str | Profile, model: str, corpus: str, prop: str, data=None) -> np.ndarray:
     """"The LCA-top order of model X for property P": the global order of its cached LCA probe's scaled weights
-    (cached too; ``data`` as in ``lib.probing.lca_probe``). Used in: 01, 03_ablation_in_the_model.
+    (cached too; ``data`` as in ``lib.methods.probing.lca_probe``). Used in: 01, 03_ablation_in_the_model.
     """
     path = lca_path(profile, model, corpus, prop, "order.npy")
     if path.exists():

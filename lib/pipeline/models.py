@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from lib.subwords import BOS, PAD
+from lib.pipeline.subwords import BOS, PAD
 
 DIRECTION_NAMES = ("fwd", "bwd")
 

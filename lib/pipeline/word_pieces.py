@@ -5,7 +5,7 @@ model's ``max_len`` pieces (the longest it was trained on) is split, by default,
 most ``max_len`` pieces, each run as its own sequence; every word keeps its row and the number of split sentences is
 recorded; a single word longer than ``max_len`` pieces is run whole as a chunk of its own.
 ``long_sentences="refuse"`` raises instead, naming the sentence. Nothing is ever truncated (NeuroX
-truncates silently). Used by: lib.extraction.
+truncates silently). Used by: lib.pipeline.extraction.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.corpora import Sentence
-from lib.subwords import Vocab
+from lib.pipeline.corpora import Sentence
+from lib.pipeline.subwords import Vocab
 
 LONG_SENTENCES = ("split", "refuse")
 

@@ -2,7 +2,7 @@
 
 Brown gives ``pos`` (12 universal tags), ``pos_fine`` (Brown tags) and ``morph`` (what a Brown tag says about number,
 verb form and degree); UD gives ``upos``, ``xpos``, ``morph`` (FEATS) and ``deprel``; every corpus gives ``position``
-and ``month``. Used in: lib.extraction (probe data) and notebooks 00-07.
+and ``month``. Used in: lib.pipeline.extraction (probe data) and notebooks 00-07.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from lib.corpora import CORPORA, Sentence
-from lib.profiles import Profile, get_profile
+from lib.pipeline.corpora import CORPORA, Sentence
+from lib.pipeline.profiles import Profile, get_profile
 
 UNIVERSAL_TAGS = ("NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM", "CONJ", "PRT", "X", ".")
 
@@ -187,7 +187,7 @@ def labels(prop: str | Property, sentences: Sequence[Sentence]) -> list[list[str
     """One label per word of each sentence for property ``prop``.
 
     A property whose annotation the sentences lack (``upos`` of Brown sentences) raises a ``ValueError``.
-    Used in: lib.extraction.probe_data and notebooks 00-07.
+    Used in: lib.pipeline.extraction.probe_data and notebooks 00-07.
     """
     prop = get_property(prop)
     for s in sentences:
@@ -212,7 +212,7 @@ def split_sentences(n_sentences: int, profile: str | Profile, seed: int | None =
 
     Sizes are ``profile.probe.{train,dev,test}_sentences``. When they add up to more than ``n_sentences``, each
     shrinks to ``floor(size * n_sentences / total)`` and the sentences this rounding leaves over go to train, so the
-    whole corpus is used. ``seed`` defaults to ``profile.seed``. Used in: lib.extraction.probe_data.
+    whole corpus is used. ``seed`` defaults to ``profile.seed``. Used in: lib.pipeline.extraction.probe_data.
     """
     probe = get_profile(profile).probe
     if n_sentences < 3:

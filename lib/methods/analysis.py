@@ -147,7 +147,7 @@ def word_class(prop: str, label: str) -> str:
     if prop == "month":
         return "closed" if label == "month" else "other"
     if prop == "pos_fine":
-        from lib.properties import brown_universal
+        from lib.pipeline.properties import brown_universal
 
         try:
             label = brown_universal(label)
@@ -161,7 +161,7 @@ def word_class(prop: str, label: str) -> str:
 def salient_sets(weights: np.ndarray, classes: Sequence[str], mass: float) -> dict[str, np.ndarray]:
     """Per label, its salient neurons: the top neurons holding ``mass`` of its |W| (``weights`` labels × neurons,
     best the probe's ``scaled_weights``), largest first. Used in: 04, 05, 07."""
-    from lib.ranking import label_top_neurons
+    from lib.methods.ranking import label_top_neurons
 
     weights = np.asarray(weights)
     if weights.shape[0] != len(classes):
@@ -173,7 +173,7 @@ def property_salient_set(label_sets: Mapping[str, Sequence[int]]) -> np.ndarray:
     """A property's salient neurons: the union of its labels' salient sets (sorted ids).
 
     At mass p this is exactly the neurons that Algorithm 1's global order has taken in by step p, so it is also the
-    head of the LCA order (see ``lib.ranking.entry_steps``). Used in: 05_exclusive_neurons, 06_nmt_vs_lm.
+    head of the LCA order (see ``lib.methods.ranking.entry_steps``). Used in: 05_exclusive_neurons, 06_nmt_vs_lm.
     """
     parts = [np.asarray(ids, dtype=np.int64) for ids in label_sets.values()]
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)

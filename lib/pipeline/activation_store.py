@@ -4,7 +4,7 @@ A store is a folder holding ``acts.npy`` (float32 or float16, streamed to disk b
 then opened with ``np.load(mmap_mode="r")`` so reading a few neurons or rows never loads the whole matrix) and
 ``meta.json`` (written last, with checksums of the matrix and of itself). A missing, short, resized or altered file, or metadata that does not match what the caller expects, makes
 :func:`open_store` raise :class:`StoreInvalid`, so a corrupt or partial cache is rebuilt rather than read.
-Used by: lib.extraction (the activations of every notebook).
+Used by: lib.pipeline.extraction (the activations of every notebook).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from lib.artifacts import atomic_path
+from lib.pipeline.artifacts import atomic_path
 
 ACTS_FILE = "acts.npy"
 META_FILE = "meta.json"

@@ -1,7 +1,7 @@
 """What a neuron responds to: its correlation with the word's position and with the labels of each property.
 
 Vectorised over neurons and labels (one-hot indicators as a sparse matrix, products through
-``lib.correlation.cross_stats``), so the top neurons of any ranking can be characterised in one pass: the paper found
+``lib.methods.correlation.cross_stats``), so the top neurons of any ranking can be characterised in one pass: the paper found
 position and closed-class neurons at the top of the cross-model ranking.
 Used in: 02_cross_model_correlation.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse
 
-from lib.correlation import cross_stats
+from lib.methods.correlation import cross_stats
 
 def point_biserial(acts: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Pearson correlation of each neuron with each label's one-hot indicator: (classes, D × classes matrix).

@@ -3,7 +3,7 @@
 Two ways (METHODS.md §1): **masking** keeps the trained probe and zeros every other neuron in the test activations;
 **retraining** trains a fresh probe on the kept neurons alone. The minimal neuron set grows the top of the order
 until a retrained probe comes within δ of the all-neuron one. ``data`` is anything with ``train``, ``dev``,
-``test`` ``(acts, labels, words)`` triples (``lib.extraction.ProbeData``, ``lib.probing.Splits``).
+``test`` ``(acts, labels, words)`` triples (``lib.pipeline.extraction.ProbeData``, ``lib.methods.probing.Splits``).
 
 Ablation in the model (METHODS.md §3): zero the first 0, n, 2n, … neurons of an order inside the running model and
 measure the task (greedy BLEU for NMT, perplexity for the LM), with every point cached.
@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lib.artifacts import config_key, read_json, write_json
-from lib.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, train_probe
-from lib.profiles import Profile, get_profile, results_dir
-from lib.ranking import bottom, count, global_order, random_neurons, top
+from lib.pipeline.artifacts import config_key, read_json, write_json
+from lib.methods.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, train_probe
+from lib.pipeline.profiles import Profile, get_profile, results_dir
+from lib.methods.ranking import bottom, count, global_order, random_neurons, top
 
 SELECTIONS = ("top", "random", "bottom")
 
@@ -202,8 +202,8 @@ def task_metric(trained, profile: str | Profile, zero: np.ndarray | None = None)
     Evaluates the first ``profile.ablation.test_sentences`` sentences of Multi30K test_2016_flickr, so that a curve
     of many points fits the profile's budget. Used in: 03_ablation_in_the_model.
     """
-    from lib.corpora import multi30k
-    from lib.evaluation import score_bleu, sentence_perplexity, translate
+    from lib.pipeline.corpora import multi30k
+    from lib.pipeline.evaluation import score_bleu, sentence_perplexity, translate
 
     p = get_profile(profile)
     n = task_sentences(p)
@@ -234,7 +234,7 @@ def ablation_curves(profile: str | Profile, model: str, orders: dict[str, np.nda
     with more points computes only the new ones); the cache is rewritten atomically after each point, so an
     interrupted sweep keeps what it measured. Used in: 03_ablation_in_the_model.
     """
-    from lib.training import load_model
+    from lib.pipeline.training import load_model
 
     p = get_profile(profile)
     trained = load_model(p, model)

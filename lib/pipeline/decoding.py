@@ -2,7 +2,7 @@
 
 Both decode a whole batch at once (beam search flattens batch × beam); the encoder runs once per batch, so an
 encoder mask (the step-by-step encoder) adds one encoder pass, not one per decoding step.
-Used in: lib.evaluation (BLEU, translations), 03_ablation_in_the_model.
+Used in: lib.pipeline.evaluation (BLEU, translations), 03_ablation_in_the_model.
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Iterable
 import torch
 from torch import Tensor
 
-from lib.models import NMT
-from lib.subwords import BOS, EOS, PAD
+from lib.pipeline.models import NMT
+from lib.pipeline.subwords import BOS, EOS, PAD
 
 
 def decode_limit(lengths: Tensor, max_len: int) -> int:
