@@ -139,3 +139,16 @@ def test_neuron_map_round_trip_and_names():
     assert names[0] == "L0-0" and names[11] == "L2-3" and names[12] == "L1-ffn-0" and names[-1] == "L2-ffn-4"
     with pytest.raises(ValueError, match=r"0\.\.21"):
         nmap.check([22])
+
+
+def test_get_activations_and_probe_data_take_minilm_and_cache_it(tiny_data_dir):
+    from lib.pipeline.extraction import get_activations, probe_data
+
+    first = get_activations("tiny", "minilm", "ud", progress=False)
+    assert first.acts.shape == (len(first.words), 7 * 384) and first.neuron_map.names()[384] == "L1-0"
+    stamp = (first.folder / "acts.npy").stat().st_mtime_ns
+    again = get_activations("tiny", "minilm", "ud", progress=False)
+    assert again.folder == first.folder and (again.folder / "acts.npy").stat().st_mtime_ns == stamp
+    assert get_activations("tiny", "minilm", "ud", aggregation="first", progress=False).folder != first.folder
+    data = probe_data("tiny", "minilm", "ud", "upos")
+    assert data.train[0].shape[1] == 7 * 384 and len(data.train[1]) == len(data.train[0]) > 0

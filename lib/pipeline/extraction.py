@@ -164,8 +164,10 @@ class ProbeData:
 
 def get_activations(profile: str | Profile, model: str, corpus: str, aggregation: str = "last",
                     dtype: str = "float32", long_sentences: str = "split", batch_size: int = 128,
-                    verify: bool = True, progress: bool = True) -> Activations:
+                    verify: bool = True, progress: bool = True, ffn: bool = False) -> Activations:
     """The activations of ``model`` over the probing ``corpus`` of ``profile``: cached, or extracted to disk.
+    A Hugging Face transformer (``minilm``, a local folder, ``hf:<hub id>``) goes through
+    :mod:`lib.pipeline.transformer_cache` (``ffn``: add its feed-forward neurons).
 
     The cache folder ``activations_dir(profile)/<model>__<corpus>__<key>`` is keyed by the model's configuration
     and weights, the corpus words, the aggregation, dtype and long-sentence policy; a missing, partial, corrupt or
@@ -174,11 +176,14 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
     from lib.pipeline.corpora import load_corpus
     from lib.pipeline.properties import properties_for
     from lib.pipeline.training import load_model
+    from lib.pipeline.transformer_cache import is_transformer, transformer_activations
 
     for name, value, known in (("aggregation", aggregation, AGGREGATIONS), ("dtype", dtype, DTYPES)):
         if value not in known:
             raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(known)}")
     p = get_profile(profile)
+    if is_transformer(model):
+        return transformer_activations(p, model, corpus, aggregation, dtype, batch_size, verify, progress, ffn)
     trained = load_model(p, model, progress)
     sentences = load_corpus(corpus, p)
     key = config_key({"version": FORMAT_VERSION, "model": trained.config, "weights": _weights_digest(trained.model),
