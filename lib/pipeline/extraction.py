@@ -178,14 +178,16 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
     from lib.pipeline.corpora import load_corpus
     from lib.pipeline.properties import properties_for
     from lib.pipeline.training import load_model
-    from lib.pipeline.transformer_cache import is_transformer, transformer_activations
+    from lib.pipeline.specs import model_spec
+    from lib.pipeline.transformer_cache import transformer_activations
 
     for name, value, known in (("aggregation", aggregation, AGGREGATIONS), ("dtype", dtype, DTYPES)):
         if value not in known:
             raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(known)}")
     p = get_profile(profile)
-    if is_transformer(model):
-        return transformer_activations(p, model, corpus, aggregation, dtype, batch_size, verify, progress, ffn)
+    spec = model_spec(p, model)
+    if spec.kind == "transformer":
+        return transformer_activations(p, spec, corpus, aggregation, dtype, batch_size, verify, progress, ffn)
     trained = load_model(p, model, progress)
     sentences = load_corpus(corpus, p)
     key = config_key({"version": FORMAT_VERSION, "model": trained.config, "weights": _weights_digest(trained.model),

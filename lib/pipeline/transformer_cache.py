@@ -17,41 +17,45 @@ import numpy as np
 from lib.pipeline.activation_store import StoreInvalid, open_store, write_store
 from lib.pipeline.artifacts import config_key
 from lib.pipeline.profiles import Profile, activations_dir
-from lib.pipeline.transformer import PACKAGED, Transformer, extract_into, load_transformer, plan_chunks
+from lib.pipeline.specs import HUB_PREFIX, ModelSpec
+from lib.pipeline.transformer import Transformer, extract_into, load_transformer, plan_chunks
 
 FORMAT_VERSION = 1
 
 
-def is_transformer(model: str) -> bool:
-    """Whether ``model`` names a transformer: a packaged name, ``hf:<hub id>`` or an existing local folder."""
-    return model in PACKAGED or model.startswith("hf:") or Path(model).is_dir()
+def loadable_name(spec: ModelSpec) -> str:
+    """The name :func:`lib.pipeline.transformer.load_transformer` takes for a transformer spec."""
+    if spec.name == "minilm" or Path(spec.location).is_dir():
+        return spec.name if spec.name == "minilm" else spec.location
+    return HUB_PREFIX + spec.location
 
 
 @lru_cache(maxsize=4)
-def cached_transformer(model: str, ffn: bool = False) -> tuple[Transformer, str]:
-    """The loaded transformer and a digest of its weights, loaded once per process (notebooks ask many times)."""
+def cached_transformer(spec: ModelSpec, ffn: bool = False) -> tuple[Transformer, str]:
+    """The loaded transformer and a digest of its weights, loaded once per process (notebooks ask many times).
+    Used in: 08_your_own_model."""
     from lib.pipeline.extraction import _weights_digest
 
-    transformer = load_transformer(model, ffn)
+    transformer = load_transformer(loadable_name(spec), ffn)
     return transformer, _weights_digest(transformer.model)
 
 
-def transformer_activations(p: Profile, model: str, corpus: str, aggregation: str, dtype: str, batch_size: int,
+def transformer_activations(p: Profile, spec: ModelSpec, corpus: str, aggregation: str, dtype: str, batch_size: int,
                             verify: bool, progress: bool, ffn: bool = False):
-    """:class:`lib.pipeline.extraction.Activations` of transformer ``model`` over ``corpus`` of profile ``p``:
+    """:class:`lib.pipeline.extraction.Activations` of transformer ``spec`` over ``corpus`` of profile ``p``:
     the cached store, or extracted into one (streamed batch by batch)."""
     from lib.pipeline.corpora import load_corpus
     from lib.pipeline.extraction import Activations, _words_digest
     from lib.pipeline.properties import properties_for
 
-    transformer, weights = cached_transformer(model, ffn)
+    transformer, weights = cached_transformer(spec, ffn)
     sentences = load_corpus(corpus, p)
     key = config_key({"version": FORMAT_VERSION, "location": transformer.location, "weights": weights, "ffn": ffn,
                       "corpus": corpus, "words": _words_digest(sentences), "aggregation": aggregation,
                       "dtype": dtype})
-    folder = activations_dir(p) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', model)[-60:]}__{corpus}__{key}"
+    folder = activations_dir(p) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', spec.name)[-60:]}__{corpus}__{key}"
     neuron_map = transformer.neuron_map
-    expected = {"version": FORMAT_VERSION, "key": key, "model": model, "corpus": corpus, "profile": p.name,
+    expected = {"version": FORMAT_VERSION, "key": key, "model": spec.name, "corpus": corpus, "profile": p.name,
                 "aggregation": aggregation, "dtype": dtype, "n_words": sum(len(s.words) for s in sentences),
                 "n_neurons": neuron_map.size, "neuron_map": dataclasses.asdict(neuron_map)}
     try:
