@@ -166,7 +166,8 @@ _BROWN_AUX = re.compile(r"(be|bed|bedz|beg|bem|ben|ber|bez|do|dod|doz|hv|hvd|hvg
 
 def sem_labels(sentences: Sequence[Sentence]) -> list[list[str]]:
     """Automatic semantic classes: the WordNet 3.1 supersense of each open-class word's most frequent sense for its
-    gold part of speech (``dog``/NOUN -> noun.animal); see :func:`lib.pipeline.wordnet.supersense`.
+    gold part of speech (``dog``/NOUN -> noun.animal); see :func:`lib.pipeline.wordnet.supersense`. Brown
+    possessives are looked up without their 's.
 
     The part of speech comes from the gold tag (Brown: its universal tag; UD: UPOS, PROPN as a noun). Closed-class
     words keep their coarse tag as their label (DET, ADP, PRON, CONJ/CCONJ, NUM, punctuation, ...), and auxiliaries,
@@ -178,11 +179,17 @@ def sem_labels(sentences: Sequence[Sentence]) -> list[list[str]]:
     coarse = [_sem_coarse(s) for s in sentences]
     flat = [tag for tags in coarse for tag in tags]
     pos = [WORDNET_POS.get(tag) for tag in flat]
-    senses = supersenses([w for s in sentences for w in s.words], pos)
+    words = [_sem_word(w, t) for s in sentences for w, t in zip(s.words, s.tags or ("",) * len(s))]
+    senses = supersenses(words, pos)
     missing = np.array([f"{POS_NAMES[p]}.none" if p else tag for p, tag in zip(pos, flat)], dtype=object)
     chosen = np.where(senses.astype(bool), senses, missing).tolist()
     bounds = np.cumsum([0] + [len(s) for s in sentences])
     return [chosen[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _sem_word(word: str, tag: str) -> str:
+    """The word WordNet is asked about: a Brown possessive (tag ending in $) without its 's (Atlanta's -> Atlanta)."""
+    return re.sub(r"'s?$", "", word) if tag.endswith("$") else word
 
 
 def _sem_coarse(sentence: Sentence) -> list[str]:
