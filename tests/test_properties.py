@@ -149,6 +149,17 @@ def test_split_shrinks_proportionally_on_a_small_corpus():
         split_sentences(2, "tiny")
 
 
+def test_word_classes_of_the_paper_closed_and_open_labels():
+    assert properties.word_class("pos", ".") == "closed" and properties.word_class("pos", "DET") == "closed"
+    assert properties.word_class("pos", "NOUN") == "open" and properties.word_class("pos", "X") == "other"
+    assert properties.word_class("pos_fine", "wdt") == "closed" and properties.word_class("pos_fine", "nns") == "open"
+    assert properties.word_class("month", "month") == "closed" and properties.word_class("month", "other") == "other"
+    assert properties.word_class("position", "begin") == "other"
+
+    assert properties.word_class("sem", "noun.person") == "open" and properties.word_class("sem", "AUX") == "closed"
+    assert properties.word_class("sem", "noun.none") == "open" and properties.word_class("sem", "X") == "other"
+
+
 # ---------------------------------------------------------------- custom properties
 
 def test_any_conllu_column_and_feature_is_a_property(ud):
@@ -204,3 +215,13 @@ def test_label_tsv_checks_the_words(tmp_path, own_data):
     (tmp_path / "notab.tsv").write_text("From ADP\n")
     with pytest.raises(CorpusFormatError, match=r"notab\.tsv:1: a label TSV line is word<TAB>label"):
         labels(f"labels:{tmp_path / 'notab.tsv'}", sentences)
+
+
+def test_property_ids_are_file_name_safe_and_follow_a_label_file_content(tmp_path):
+    assert properties.property_id("pos") == "pos" and properties.property_id("feat:Number") == "feat-Number"
+    path = tmp_path / "my labels.txt"
+    path.write_text("a b\n")
+    first = properties.property_id(f"labels:{path}")
+    assert first.startswith("labels-my-labels-") and "/" not in first
+    path.write_text("a c\n")
+    assert properties.property_id(f"labels:{path}") != first

@@ -322,9 +322,10 @@ def corpus_digest(path: str | os.PathLike) -> str:
 
 def corpus_id(name: str | os.PathLike) -> str:
     """A file-name-safe identifier of a probing corpus for cache keys and folders: the name itself for "brown" and
-    "ud", ``<file stem>-<first 12 hex digits of the content digest>`` for a path, so an edited file is a new corpus."""
-    if str(name) in CORPORA:
-        return str(name)
+    "ud", ``<file stem>-<first 12 hex digits of the content digest>`` for a path, so an edited file is a new corpus;
+    any other name (a label for data passed in directly) as it is, made file-name safe."""
+    if str(name) in CORPORA or not Path(name).expanduser().exists():
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
     path = corpus_path(name)
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name.removesuffix(".conllu")) or "corpus"
     return f"{stem}-{corpus_digest(path)[:12]}"

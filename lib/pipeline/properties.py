@@ -10,10 +10,12 @@ notebooks 00-08.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -256,6 +258,20 @@ def get_property(name: str | Property) -> Property:
                    f"{'|'.join(CONLLU_COLUMNS)}>, feat:<feature>, labels:<path of a label file>")
 
 
+def property_id(prop: str | Property) -> str:
+    """A file-name-safe identifier of a property for cache keys and folders: its name, and for a label file
+    ``labels-<file stem>-<first 12 hex digits of its SHA-256>``, so an edited label file is a new property."""
+    name = get_property(prop).name
+    if name.startswith("labels:"):
+        path = Path(name.partition(":")[2])
+        return f"labels-{_safe(path.stem)}-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+    return _safe(name)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+
+
 def _feature(feats: str, feature: str) -> str:
     """The value of ``feature`` in a FEATS bundle ``A=x|B=y``, ``_`` where absent."""
     for pair in feats.split("|"):
@@ -376,3 +392,31 @@ def split_sentences(n_sentences: int, profile: str | Profile, seed: int | None =
     order = np.random.default_rng(get_profile(profile).seed if seed is None else seed).permutation(n_sentences)
     train, dev, test = np.split(order[:sizes.sum()], np.cumsum(sizes)[:2])
     return Split(train=np.sort(train), dev=np.sort(dev), test=np.sort(test))
+
+
+UNIVERSAL_CLOSED = frozenset({".", "DET", "PRON", "ADP", "CONJ", "PRT", "NUM", "PUNCT", "CCONJ", "SCONJ", "PART",
+                              "AUX", "SYM"})
+UNIVERSAL_OPEN = frozenset({"NOUN", "VERB", "ADJ", "ADV", "PROPN"})
+
+
+def word_class(prop: str, label: str) -> str:
+    """``"closed"`` (function words, punctuation, months), ``"open"`` (nouns, verbs, adjectives, adverbs) or
+    ``"other"`` for a label of property ``prop``: the paper expects closed classes to need fewer neurons.
+
+    Universal tags (``pos``, ``upos``) are read directly, Brown tags (``pos_fine``) through their universal tag,
+    ``sem`` supersenses (noun.person, ... and noun.none) are open and its coarse tags closed, the ``month`` label is
+    closed; labels of other properties (position, morphology) are ``"other"``.
+    """
+    if prop == "month":
+        return "closed" if label == "month" else "other"
+    if prop == "sem":
+        return "open" if label.split(".")[0] in POS_NAMES.values() else \
+            "closed" if label in UNIVERSAL_CLOSED else "other"
+    if prop == "pos_fine":
+        try:
+            label = brown_universal(label)
+        except ValueError:
+            return "other"
+    elif prop not in ("pos", "upos"):
+        return "other"
+    return "closed" if label in UNIVERSAL_CLOSED else "open" if label in UNIVERSAL_OPEN else "other"
