@@ -8,6 +8,7 @@ never reuses old activations. Used by: lib.pipeline.extraction.get_activations.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -40,22 +41,23 @@ def cached_transformer(spec: ModelSpec, ffn: bool = False) -> tuple[Transformer,
     return transformer, _weights_digest(transformer.model)
 
 
-def transformer_activations(p: Profile, spec: ModelSpec, corpus: str, aggregation: str, dtype: str, batch_size: int,
+def transformer_activations(p: Profile, spec: ModelSpec, corpus: str | os.PathLike, aggregation: str, dtype: str,
+                            batch_size: int,
                             verify: bool, progress: bool, ffn: bool = False):
     """:class:`lib.pipeline.extraction.Activations` of transformer ``spec`` over ``corpus`` of profile ``p``:
     the cached store, or extracted into one (streamed batch by batch)."""
-    from lib.pipeline.corpora import load_corpus
+    from lib.pipeline.corpora import corpus_id, load_corpus
     from lib.pipeline.extraction import Activations, _words_digest
     from lib.pipeline.properties import properties_for
 
     transformer, weights = cached_transformer(spec, ffn)
-    sentences = load_corpus(corpus, p)
+    sentences, cid = load_corpus(corpus, p), corpus_id(corpus)
     key = config_key({"version": FORMAT_VERSION, "location": transformer.location, "weights": weights, "ffn": ffn,
-                      "corpus": corpus, "words": _words_digest(sentences), "aggregation": aggregation,
+                      "corpus": cid, "words": _words_digest(sentences), "aggregation": aggregation,
                       "dtype": dtype})
-    folder = activations_dir(p) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', spec.name)[-60:]}__{corpus}__{key}"
+    folder = activations_dir(p) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', spec.name)[-60:]}__{cid}__{key}"
     neuron_map = transformer.neuron_map
-    expected = {"version": FORMAT_VERSION, "key": key, "model": spec.name, "corpus": corpus, "profile": p.name,
+    expected = {"version": FORMAT_VERSION, "key": key, "model": spec.name, "corpus": cid, "profile": p.name,
                 "aggregation": aggregation, "dtype": dtype, "n_words": sum(len(s.words) for s in sentences),
                 "n_neurons": neuron_map.size, "neuron_map": dataclasses.asdict(neuron_map)}
     try:
