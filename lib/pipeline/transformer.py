@@ -226,28 +226,33 @@ class Chunks:
 
 
 def plan_chunks(transformer: Transformer, sentences: Sequence[Sequence[str]]) -> Chunks:
-    """Cut ``sentences`` (each a sequence of words) into chunks of whole words that fit the model; a word that alone
-    exceeds the model's positions raises. Words the tokenizer turns into nothing become its unknown token."""
+    """Cut ``sentences`` (Sentences or word sequences) into chunks of whole words that fit the model; a word that
+    alone exceeds the model's positions raises. Words the tokenizer turns into nothing become its unknown token."""
     sentences = [tuple(getattr(s, "words", s)) for s in sentences]
-    vocab = sorted({w for s in sentences for w in s})
-    counts = dict(zip(vocab, map(len, transformer.tokenizer(vocab, add_special_tokens=False)["input_ids"])))
-    unk = transformer.tokenizer.unk_token
-    words, first_row, n_tokens, offsets, n_split = [], [], [], [0], 0
-    for sentence in sentences:
-        sentence = tuple(w if counts[w] else unk for w in sentence)
-        sizes = np.array([max(counts.get(w, 1), 1) for w in sentence], dtype=np.int64)
-        if sizes.size and sizes.max() > transformer.max_tokens:
-            raise ValueError(f"a word of {sizes.max()} sub-tokens exceeds {transformer.location}'s "
-                             f"{transformer.max_tokens}: {sentence[int(sizes.argmax())][:60]!r}")
-        cuts = _cuts(sizes, transformer.max_tokens)
-        n_split += len(cuts) > 2
-        for start, end in zip(cuts[:-1], cuts[1:]):
-            words.append(sentence[start:end])
-            first_row.append(offsets[-1] + start)
-            n_tokens.append(int(sizes[start:end].sum()))
-        offsets.append(offsets[-1] + len(sentence))
-    return Chunks(words, np.array(first_row, dtype=np.int64), np.array(n_tokens, dtype=np.int64),
-                  np.array(offsets, dtype=np.int64), n_split, transformer.max_tokens)
+    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    flat = np.array([w for s in sentences for w in s] or [""], dtype=object)[:offsets[-1]]
+    vocab, inverse = np.unique(flat, return_inverse=True)
+    counts = np.array([len(ids) for ids in transformer.tokenizer(vocab.tolist(), add_special_tokens=False)
+                       ["input_ids"]] if vocab.size else [], dtype=np.int64)
+    sizes = counts[inverse]
+    flat[sizes == 0] = transformer.tokenizer.unk_token
+    sizes = np.maximum(sizes, 1)
+    if sizes.size and sizes.max() > transformer.max_tokens:
+        raise ValueError(f"a word of {sizes.max()} sub-tokens exceeds {transformer.location}'s "
+                         f"{transformer.max_tokens}: {str(flat[sizes.argmax()])[:60]!r}")
+    totals = np.add.reduceat(sizes, offsets[:-1]) if sizes.size else np.zeros(len(sentences), dtype=np.int64)
+    totals[lengths == 0] = 0
+    words, first_row, n_tokens = [], [], []
+    for i, (start, end) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist())):
+        cuts = [0, end - start] if totals[i] <= transformer.max_tokens else _cuts(sizes[start:end],
+                                                                                  transformer.max_tokens)
+        for a, b in zip(cuts[:-1], cuts[1:]) if end > start else ():
+            words.append(tuple(flat[start + a:start + b]))
+            first_row.append(start + a)
+            n_tokens.append(int(sizes[start + a:start + b].sum()))
+    return Chunks(words, np.array(first_row, dtype=np.int64), np.array(n_tokens, dtype=np.int64), offsets,
+                  int((totals > transformer.max_tokens).sum()), transformer.max_tokens)
 
 
 def _cuts(sizes: np.ndarray, limit: int) -> list[int]:
@@ -283,7 +288,8 @@ def _run_batch(transformer: Transformer, chunks: Chunks, ids: np.ndarray, aggreg
     """Rows [words] and aggregated activations [words, neurons] of the chunks ``ids`` run as one padded batch."""
     batch = [list(chunks.words[c]) for c in ids]
     encoded = transformer.tokenizer(batch, is_split_into_words=True, padding=True, return_tensors="pt")
-    word_ids = np.array([[-1 if w is None else w for w in encoded.word_ids(i)] for i in range(len(batch))])
+    word_ids = np.nan_to_num(np.array([encoded.word_ids(i) for i in range(len(batch))], dtype=float),
+                             nan=-1).astype(np.int64)
     n_words = np.array([len(words) for words in batch], dtype=np.int64)
     with capture(transformer) as states:
         transformer.model(**{k: v.to(transformer.device) for k, v in encoded.items()})
