@@ -369,15 +369,23 @@ def exclusive_answer(label_table: pd.DataFrame, property_table: pd.DataFrame, la
 
 # Q3 — NMT against LM.
 
+def family_intervals(table: pd.DataFrame) -> tuple[Interval, Interval] | None:
+    """The NMT and LM rows of :func:`nmt_vs_lm` as gap intervals (points), or None when a family is missing."""
+    rows = table.set_index("family")
+    if not {"NMT", "LM"} <= set(rows.index):
+        return None
+    return tuple(Interval(float(rows.loc[f, "mean_gap"]), float(rows.loc[f, "gap_low"]), float(rows.loc[f, "gap_high"]),
+                          int(rows.loc[f, "gaps"]), "t over model-property gaps") for f in ("NMT", "LM"))
+
+
 def nmt_vs_lm_answer(table: pd.DataFrame, paper: Mapping[str, float]) -> str:
     """Q3 in plain words from :func:`nmt_vs_lm` beside the paper's gaps (``paper``: family → gap in points): which
     family is more localized only where the families' 95 % intervals separate, otherwise "not resolved at this
     scale" and what would resolve it."""
-    rows = table.set_index("family")
-    if not {"NMT", "LM"} <= set(rows.index):
+    sides = family_intervals(table)
+    if sides is None:
         return "Q3 needs both an NMT model and the language model probed on the same properties; one is missing."
-    nmt, lm = (Interval(float(rows.loc[f, "mean_gap"]), float(rows.loc[f, "gap_low"]), float(rows.loc[f, "gap_high"]),
-                        int(rows.loc[f, "gaps"]), "t over gaps") for f in ("NMT", "LM"))
+    nmt, lm = sides
     paper_more = "LM" if paper["LM"] > paper["NMT"] else "NMT"
     text = (f"The top-minus-bottom gap at 10 % (retraining) averages {nmt.estimate:.1f} points "
             f"[{nmt.low:.1f}, {nmt.high:.1f}] for NMT and {lm.estimate:.1f} [{lm.low:.1f}, {lm.high:.1f}] for the "
