@@ -23,8 +23,8 @@ PAPER_GAP = {"NMT": 12.8, "LM": 25.5}
 PAPER_ANSWERS = {
     "03_ablation_in_the_model": "On EN-FR, the one pair where the paper compared them, zeroing the CCA-top neurons "
                                 "hurts BLEU most, then the LCA-top neurons (SEM, then POS), then the bottom neurons "
-                                "(Dalvi et al. 2019, Q4; METHODS.md §3). The random order, the other pairs, the LM and "
-                                "mean ablation are Grains' additions, with no paper number to compare.",
+                                "(Dalvi et al. 2019, Q4; METHODS.md §3). The random order, the other pairs, the LM "
+                                "and mean ablation are Grains' additions, with no paper number to compare.",
     "04_localized_or_distributed": "Closed-class labels (months, wh-words, punctuation) are captured by a few neurons, "
                                    "open classes (nouns, verbs, adjectives) are spread over many; small subsets of "
                                    "neurons recover most of a property's accuracy (Dalvi et al. 2019, Q1, Fig. 6).",
@@ -134,7 +134,8 @@ def _nmt_vs_lm(r: dict) -> str:
     rows = [{"family": f, "measured gap": v["mean_gap"], "95 % interval": _bounds(_as_interval(v.get("gap_interval"))),
              "paper gap": PAPER_GAP.get(f), "mean minimal share": v["mean_minimal_share"]}
             for f, v in r.get("families", {}).items()]
-    table = markdown_table(rows, ["family", "measured gap", "95 % interval", "paper gap", "mean minimal share"]) + "\n\n"
+    columns = ["family", "measured gap", "95 % interval", "paper gap", "mean minimal share"]
+    table = markdown_table(rows, columns) + "\n\n"
     return table + _answered("06_nmt_vs_lm")(r)
 
 
@@ -265,7 +266,7 @@ def key_numbers(profile: str) -> list[dict[str, Any]]:
 
 
 def _cell_interval(interval: Any) -> str:
-    """A key row's interval as ``[low, high]`` (an :class:`Interval` or a ``[low, high]`` pair), else "none recorded"."""
+    """A key row's interval as ``[low, high]`` (from an :class:`Interval` or a pair), else "none recorded"."""
     if isinstance(interval, Interval):
         return _bounds(interval)
     return _bounds(_as_interval(interval))
