@@ -116,9 +116,10 @@ def minimal_set(data, order: Sequence[int], settings: ProbeSettings, target: flo
     Candidate sizes (:func:`search_sizes`) are every count 1, 2, …, ``exact_up_to``, then ``step_pct`` % steps, so a
     label that needs 4 neurons reports 4. ``search="scan"`` tries them in order (exact); ``"bisect"`` gallops
     (sizes 1, 2, 4, 8, … of the grid) until one passes, then bisects between the last failing and the first passing
-    size. Bisection assumes the score grows with the set along the order (true of an LCA order up to probe noise);
-    where it does not, it still returns a passing size whose grid predecessor fails, with about 2·log2(len(grid))
-    retrainings (≈ 16 on 512 neurons) instead of up to len(grid). Used in: 01, 04.
+    size. Bisection assumes the score grows with the set along the order (true of an LCA order up to probe noise;
+    an early-stopped probe's noise can break it, a converged one keeps it: ``benchmarks/bench_minimal_set.py``);
+    where it does not hold, it still returns a passing size whose grid predecessor fails, with about
+    2·log2(len(grid)) retrainings (≈ 14 on 512 neurons) instead of up to len(grid) ≈ 127. Used in: 01, 04.
     """
     if search not in ("bisect", "scan"):
         raise ValueError(f"search must be 'bisect' or 'scan', got {search!r}")
