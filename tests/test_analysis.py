@@ -79,14 +79,6 @@ def test_top_words_rank_types_by_mean_activation():
     assert negative["word"].tolist() == ["dog"]
 
 
-def test_word_classes_of_the_paper_closed_and_open_labels():
-    assert analysis.word_class("pos", ".") == "closed" and analysis.word_class("pos", "DET") == "closed"
-    assert analysis.word_class("pos", "NOUN") == "open" and analysis.word_class("pos", "X") == "other"
-    assert analysis.word_class("pos_fine", "wdt") == "closed" and analysis.word_class("pos_fine", "nns") == "open"
-    assert analysis.word_class("month", "month") == "closed" and analysis.word_class("month", "other") == "other"
-    assert analysis.word_class("position", "begin") == "other"
-
-
 # Weights by hand: label "." rests on neuron 0 alone; "NOUN" spreads evenly over neurons 1-4.
 WEIGHTS = np.array([[8.0, 0.0, 0.0, 0.0, 0.0, 0.0],
                     [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]])
