@@ -102,12 +102,25 @@ def _as_interval(value: Any) -> Interval | None:
 
 
 def _damage(r: dict) -> dict[str, dict[str, Interval]]:
-    """Notebook 03's per-order ``"damage"`` (model → order → interval), read defensively; {} when absent."""
-    recorded = r.get("damage")
+    """Notebook 03's per-order damage with its interval (model → order → interval), read defensively: ``"damage"``
+    holds the estimate (or an interval form :func:`_as_interval` reads) and ``"intervals"`` its ``[low, high]``;
+    orders without an interval are left out, {} when nothing is recorded."""
+    recorded, bounds = r.get("damage"), r.get("intervals")
     if not isinstance(recorded, dict):
         return {}
-    return {model: {name: i for name, v in orders.items() if (i := _as_interval(v)) is not None}
-            for model, orders in recorded.items() if isinstance(orders, dict)}
+    bounds = bounds if isinstance(bounds, dict) else {}
+    out: dict[str, dict[str, Interval]] = {}
+    for model, orders in recorded.items():
+        if not isinstance(orders, dict):
+            continue
+        limits = bounds.get(model) if isinstance(bounds.get(model), dict) else {}
+        out[model] = {}
+        for name, value in orders.items():
+            if isinstance(value, (int, float)) and name in limits:
+                value = {"estimate": value, "interval": limits[name]}
+            if (interval := _as_interval(value)) is not None:
+                out[model][name] = interval
+    return out
 
 
 def _bounds(interval: Interval | None) -> str:

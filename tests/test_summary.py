@@ -71,9 +71,10 @@ def test_separated_intervals_give_a_verdict_and_overlapping_ones_do_not(reports)
 
 
 def test_ablation_damage_intervals_decide_the_most_harmful_order(reports):
-    result = dict(RESULTS["03_ablation_in_the_model"], ablation="mean", damage={
-        "en-de": {"cca": {"estimate": 9.0, "interval": [7.0, 11.0]}, "bottom": [0.0, 2.0]},
-        "lm": {"cca": [0.1, 0.5], "lca-pos": {"estimate": 0.4, "interval": [0.2, 0.6]}}})
+    result = dict(RESULTS["03_ablation_in_the_model"], ablation="mean",  # the shape notebook 03 writes
+                  damage={"en-de": {"cca": 9.0, "bottom": 1.0}, "lm": {"cca": 0.3, "lca-pos": 0.4}},
+                  intervals={"en-de": {"cca": [7.0, 11.0], "bottom": [0.0, 2.0]},
+                             "lm": {"cca": [0.1, 0.5], "lca-pos": [0.2, 0.6]}})
     (reports / "03_ablation_in_the_model.json").write_text(json.dumps(result))
     rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
     assert rows["most harmful ablation order, en-de (mean)"]["measured"] == "cca"
@@ -97,6 +98,15 @@ def test_ablation_orders_that_all_tie_name_no_winner(reports):
     rows = {r["quantity"]: r["measured"] for r in summary.key_numbers("tiny")}
     assert rows["most harmful ablation order, en-de (zero)"] == "none (all orders equal)"
     assert rows["most harmful ablation order, lm (zero)"] == "cca / lca-pos"
+
+
+def test_damage_recorded_as_interval_forms_is_read_too(reports):
+    result = dict(RESULTS["03_ablation_in_the_model"], damage={
+        "en-de": {"cca": {"estimate": 9.0, "interval": [7.0, 11.0]}, "bottom": [0.0, 2.0]}})
+    (reports / "03_ablation_in_the_model.json").write_text(json.dumps(result))
+    rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
+    assert rows["most harmful ablation order, en-de (zero)"]["verdict"] == "above every other order"
+    assert rows["most harmful ablation order, lm (zero)"]["verdict"].startswith("not resolved")
 
 
 def test_missing_notebooks_are_noted_not_fatal_and_html_is_linked(reports):
