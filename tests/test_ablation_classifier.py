@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from lib.methods.ablation import (ablation_table, label_minimal_sets, mask, masked_accuracy, minimal_set, results_dict,
-                          retrained_accuracy)
+                                  retrained_accuracy, search_sizes)
 from lib.methods.probing import ProbeSettings, accuracy, synthetic_splits, train_probe
 from lib.methods.ranking import global_order
 
@@ -62,8 +62,8 @@ def test_minimal_set_bisection_agrees_with_the_scan(planted):
     data, ids, probe, order = planted
     target = accuracy(probe, *data.test[:2])
     settings = dataclasses.replace(FAST, epochs=6)
-    scan = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="scan")
-    fast = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="bisect")
+    scan = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="scan", exact_up_to=0)
+    fast = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="bisect", exact_up_to=0)
     assert fast.neurons == scan.neurons and fast.score >= target - 0.02
     assert 2 <= scan.neurons <= ids.size + 4 and scan.share == scan.neurons / 40
     smaller = [n for n in scan.curve if n < scan.neurons]
@@ -72,12 +72,47 @@ def test_minimal_set_bisection_agrees_with_the_scan(planted):
         minimal_set(data, order, settings, target, delta=0.02, search="linear")
 
 
+def test_search_sizes_are_single_neurons_where_sets_are_small():
+    sizes = search_sizes(512, exact_up_to=32, step_pct=1.0)
+    assert sizes[:32].tolist() == list(range(1, 33)) and sizes[-1] == 512
+    assert np.all(np.diff(sizes[32:]) <= 6) and sizes.size < 32 + 100
+    assert search_sizes(40, exact_up_to=0, step_pct=5).tolist() == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                                                     28, 30, 32, 34, 36, 38, 40]
+    with pytest.raises(ValueError, match="step_pct"):
+        search_sizes(40, step_pct=0)
+
+
+@pytest.fixture(scope="module")
+def one_per_label():
+    """Six labels, one planted neuron each, ordered first: the planted set (6 neurons) is the minimal set."""
+    data, ids = synthetic_splits(n_words=3000, n_neurons=96, n_labels=6, planted=1, signal=3.0, seed=4)
+    planted = ids.ravel()
+    order = np.concatenate([planted, np.setdiff1d(np.arange(96), planted)])
+    return data, order, retrained_accuracy(data, planted, FAST)
+
+
+@pytest.mark.parametrize("search", ["bisect", "scan"])
+def test_a_planted_minimal_set_is_found_exactly_at_neuron_resolution(one_per_label, search):
+    data, order, target = one_per_label
+    found = minimal_set(data, order, FAST, target, delta=0.02, search=search)
+    assert found.neurons == 6 and found.share == 6 / 96
+    assert found.curve[5] < target - 0.02 <= found.curve[6]
+    assert found.retrainings == len(found.curve) <= 6
+
+
+def test_bisection_stays_affordable_on_a_wide_model(one_per_label):
+    data, order, target = one_per_label
+    found = minimal_set(data, order, FAST, target, delta=0.02, exact_up_to=96)  # every count is a candidate
+    assert found.neurons == 6 and found.retrainings <= 2 * np.ceil(np.log2(96))
+
+
 def test_per_label_minimal_sets(planted):
     data, _, _, _ = planted
     table = label_minimal_sets(data, dataclasses.replace(FAST, epochs=6), delta=0.02, labels=["L00", "L03"],
-                               step_pct=5, progress=False)
+                               progress=False)
     assert table.label.tolist() == ["L00", "L03"]
     assert table.neurons.between(1, 40).all() and (table.f1 >= table.f1_all - 0.02).all()
+    assert (table.retrainings >= 1).all() and (table.retrainings < 40).all()
     with pytest.raises(ValueError, match="no training word"):
         label_minimal_sets(data, FAST, delta=0.02, labels=["nope"], progress=False)
 

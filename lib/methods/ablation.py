@@ -93,7 +93,7 @@ def results_dict(table: pd.DataFrame) -> dict:
 @dataclass(frozen=True)
 class MinimalSet:
     """The smallest top-of-order set found within ``delta`` of ``target``: its size, share of all neurons and score;
-    ``curve`` holds every size tried → score."""
+    ``curve`` holds every size tried → score, ``retrainings`` how many probes the search trained."""
 
     neurons: int
     share: float
@@ -101,32 +101,35 @@ class MinimalSet:
     target: float
     delta: float
     curve: dict = field(default_factory=dict)
+    retrainings: int = 0
 
 
 def minimal_set(data, order: Sequence[int], settings: ProbeSettings, target: float, delta: float,
-                step_pct: float = 1.0, search: str = "bisect", scorer=None) -> MinimalSet:
-    """Grow the top of ``order`` in steps of ``step_pct`` % of the neurons, retrain on each, and stop at the smallest
-    set whose test score (accuracy unless ``scorer(probe, acts, labels)`` says otherwise) is ≥ ``target − delta``.
+                step_pct: float = 1.0, search: str = "bisect", scorer=None, exact_up_to: int = 32) -> MinimalSet:
+    """The shortest head of ``order`` whose retrained probe scores ≥ ``target − delta`` on the test split (accuracy
+    unless ``scorer(probe, acts, labels)`` says otherwise), at neuron resolution where sets are small.
 
-    ``search="scan"`` tries the steps in order (exact); ``"bisect"`` doubles the step until one passes, then
-    bisects between the last failing and the first passing step: it returns a passing set whose one-step-smaller
-    set fails, the smallest when accuracy grows with the set (as it does along an LCA order, up to noise), with
-    about 2·log2(100 / step_pct) retrainings instead of up to 100 / step_pct. Used in: 01, 04.
+    Candidate sizes (:func:`search_sizes`) are every count 1, 2, …, ``exact_up_to``, then ``step_pct`` % steps, so a
+    label that needs 4 neurons reports 4. ``search="scan"`` tries them in order (exact); ``"bisect"`` gallops
+    (sizes 1, 2, 4, 8, … of the grid) until one passes, then bisects between the last failing and the first passing
+    size. Bisection assumes the score grows with the set along the order (true of an LCA order up to probe noise;
+    an early-stopped probe's noise can break it, a converged one keeps it: ``benchmarks/bench_minimal_set.py``);
+    where it does not hold, it still returns a passing size whose grid predecessor fails, with about
+    2·log2(len(grid)) retrainings (≈ 14 on 512 neurons) instead of up to len(grid) ≈ 127. Used in: 01, 04.
     """
     if search not in ("bisect", "scan"):
         raise ValueError(f"search must be 'bisect' or 'scan', got {search!r}")
     order = np.asarray(order)
     scorer = scorer or accuracy
-    n_steps = math.ceil(100 / step_pct)
-    sizes = sorted({max(1, count(order.size, min(100.0, i * step_pct))) for i in range(1, n_steps + 1)})
+    sizes = search_sizes(order.size, exact_up_to, step_pct)
     curve: dict[int, float] = {}
 
     def passes(i: int) -> bool:
-        keep = order[: sizes[i]]
-        if sizes[i] not in curve:
-            probe = retrain(data, keep, settings)
-            curve[sizes[i]] = scorer(probe, np.asarray(data.test[0])[:, keep], data.test[1])
-        return curve[sizes[i]] >= target - delta
+        size = int(sizes[i])
+        if size not in curve:
+            keep = order[:size]
+            curve[size] = scorer(retrain(data, keep, settings), np.asarray(data.test[0])[:, keep], data.test[1])
+        return curve[size] >= target - delta
 
     last = len(sizes) - 1
     if search == "scan":
@@ -139,17 +142,21 @@ def minimal_set(data, order: Sequence[int], settings: ProbeSettings, target: flo
         while found - fail > 1:
             mid = (found + fail) // 2
             fail, found = (fail, mid) if passes(mid) else (mid, found)
-    return MinimalSet(neurons=sizes[found], share=sizes[found] / order.size, score=curve[sizes[found]],
-                      target=target, delta=delta, curve=dict(sorted(curve.items())))
+    size = int(sizes[found])
+    return MinimalSet(neurons=size, share=size / order.size, score=curve[size], target=target, delta=delta,
+                      curve=dict(sorted(curve.items())), retrainings=len(curve))
 
 
 def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequence[str] | None = None,
-                       step_pct: float = 1.0, search: str = "bisect", progress: bool = True) -> pd.DataFrame:
+                       step_pct: float = 1.0, search: str = "bisect", progress: bool = True,
+                       exact_up_to: int = 32) -> pd.DataFrame:
     """Per label, the minimal set of a one-vs-rest probe (label against every other label), scored by the label's
-    F1 on the test split (accuracy would reward predicting "rest" for a rare label).
+    F1 on the test split (accuracy would reward predicting "rest" for a rare label), at neuron resolution up to
+    ``exact_up_to`` neurons (see :func:`minimal_set`).
 
     The order is the global order of the scaled weights of the label's all-neuron one-vs-rest probe. Columns:
-    label, neurons, share, f1_all, f1. Labels absent from the test split are skipped. Used in: 01, 04.
+    label, neurons, share, f1_all, f1, retrainings (probes trained by the search, the all-neuron one excluded).
+    Labels absent from the test split are skipped. Used in: 01, 04.
     """
     train_labels, dev_labels, test_labels = (np.asarray(part[1], dtype=str) for part in (data.train, data.dev,
                                                                                           data.test))
@@ -172,7 +179,18 @@ def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequ
         probe = retrain(one_vs_rest, np.arange(n_neurons), settings)
         f1_all = f1(probe, np.asarray(data.test[0]), one_vs_rest.test[1])
         found = minimal_set(one_vs_rest, global_order(probe.scaled_weights), settings, f1_all, delta, step_pct,
-                            search, scorer=f1)
+                            search, scorer=f1, exact_up_to=exact_up_to)
         rows.append({"label": label, "neurons": found.neurons, "share": found.share, "f1_all": f1_all,
-                     "f1": found.score})
-    return pd.DataFrame(rows, columns=["label", "neurons", "share", "f1_all", "f1"])
+                     "f1": found.score, "retrainings": found.retrainings})
+    return pd.DataFrame(rows, columns=["label", "neurons", "share", "f1_all", "f1", "retrainings"])
+
+
+def search_sizes(n_neurons: int, exact_up_to: int = 32, step_pct: float = 1.0) -> np.ndarray:
+    """The set sizes a minimal-set search may try, ascending: every count 1 … ``exact_up_to`` (neuron resolution
+    where sets are small), then every ``step_pct`` % of ``n_neurons`` above it, ending at ``n_neurons``."""
+    if n_neurons < 1 or exact_up_to < 0 or not 0 < step_pct <= 100:
+        raise ValueError(f"need n_neurons ≥ 1, exact_up_to ≥ 0 and step_pct in (0, 100]; got {n_neurons}, "
+                         f"{exact_up_to}, {step_pct}")
+    steps = [count(n_neurons, min(100.0, i * step_pct)) for i in range(1, math.ceil(100 / step_pct) + 1)]
+    exact = range(1, min(exact_up_to, n_neurons) + 1)
+    return np.unique(np.array([*exact, *steps, n_neurons]).clip(1, n_neurons))
