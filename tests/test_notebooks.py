@@ -106,7 +106,8 @@ def _check_08(results):
     assert results["model"] == "minilm" and results["neurons"] == 7 * 384
     assert 0 <= results["baseline"] <= 1 and 0 <= results["probe"] <= 1
     margin = results["margin"]
-    assert margin["low"] <= margin["difference"] <= margin["high"]
+    assert margin["interval"][0] <= margin["difference"] <= margin["interval"][1]
+    assert margin["verdict"] in ("higher", "lower", "not resolved")
     assert margin["difference"] == pytest.approx(results["probe"] - results["baseline"], abs=1e-9)
     assert results["probe"] > 0.5 and 1 <= results["minimal_set"]["neurons"] <= results["neurons"]
     in_model = results["in_model"]

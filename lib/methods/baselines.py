@@ -2,7 +2,7 @@
 
 A probe's accuracy means little alone: most words of a POS-tagged corpus have one tag, so "the tag this word had
 most often in train" (the most frequent label overall for unseen words) already scores high. A finding is the probe's
-margin over it, with a 95 % interval on the paired per-word difference. Used in: 08_your_own_model.
+margin over it (``lib.methods.intervals.paired_difference``, bootstrapped over sentences). Used in: 08_your_own_model.
 """
 from __future__ import annotations
 
@@ -22,10 +22,3 @@ def majority_per_word(train_words: Sequence[str], train_labels: Sequence[str], w
     fallback = table["label"].value_counts().sort_index(kind="stable").idxmax()
     return pd.Series(np.asarray(words)).map(best).fillna(fallback).to_numpy(dtype=object)
 
-
-def paired_difference(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[float, float, float]:
-    """Mean of ``correct_a - correct_b`` (two 0/1 arrays over the same test words) with a normal-approximation 95 %
-    interval: (difference, low, high). Overlap of the interval with 0 means "not resolved"."""
-    diff = np.asarray(correct_a, dtype=float) - np.asarray(correct_b, dtype=float)
-    half = 1.96 * diff.std(ddof=1) / np.sqrt(diff.size) if diff.size > 1 else float("inf")
-    return float(diff.mean()), float(diff.mean() - half), float(diff.mean() + half)
