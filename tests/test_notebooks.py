@@ -111,8 +111,9 @@ def _check_08(results):
     assert margin["difference"] == pytest.approx(results["probe"] - results["baseline"], abs=1e-9)
     assert results["probe"] > 0.5 and 1 <= results["minimal_set"]["neurons"] <= results["neurons"]
     in_model = results["in_model"]
-    assert 0 <= in_model["clean"] <= 1 and set(in_model["ablated"]) == {"zero", "mean"}
-    assert all(0 <= acc <= 1 for per in in_model["ablated"].values() for acc in per.values())
+    assert set(in_model["ablated"]) == {"zero", "mean"}
+    for r in [in_model["clean"]] + [r for per in in_model["ablated"].values() for r in per.values()]:
+        assert 0 <= r["interval"][0] <= r["estimate"] <= r["interval"][1] <= 1
 
 
 CHECKS = {"00_data_and_models": _check_00, "01_linguistic_correlation": _check_01,

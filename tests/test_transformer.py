@@ -10,7 +10,7 @@ from transformers import BertConfig, BertModel, GPT2Config, GPT2LMHeadModel
 
 from lib.methods.probing import ProbeSettings, train_probe
 from lib.pipeline.transformer import TransformerNeuronMap, extract, load_transformer, plan_chunks, wrap
-from lib.pipeline.transformer_ablation import ablated, perplexity, probe_accuracy, upstream
+from lib.pipeline.transformer_ablation import ablated, perplexity, probe_accuracy, probe_correct, upstream
 
 SENTENCES = [["The", "unbelievably", "tall", "giraffe", "ate", "."], ["Hi", "\u200b", "there"],
              ["Colorless", "green", "ideas", "sleep", "furiously", "tonight", "in", "Reykjavík"], ["Yes"]]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lib.methods.probing import Probe, accuracy
+from lib.methods.probing import Probe, predict
 from lib.pipeline.transformer import Transformer, _hook, extract, plan_chunks
 
 
@@ -77,15 +77,22 @@ def perplexity(transformer: Transformer, sentences: Sequence[Sequence[str]], zer
     return math.exp(total / max(count, 1))
 
 
+def probe_correct(transformer: Transformer, probe: Probe, sentences: Sequence[Sequence[str]],
+                  labels: Sequence[str], layer: int, zero: Sequence[int] = (), means: np.ndarray | None = None,
+                  aggregation: str = "last") -> np.ndarray:
+    """Whether ``probe`` (trained on clean activations of hidden layer ``layer``, [words, units]) labels each word
+    of ``sentences`` right (bool [words]; labels: one per word) when neurons ``zero`` are ablated upstream; the mean
+    is the accuracy, and per-word values let callers bootstrap it over sentences. Used in: 08_your_own_model."""
+    with ablated(transformer, zero, means):
+        acts = extract(transformer, sentences, aggregation, progress=False)
+    return predict(probe, acts[:, transformer.neuron_map.layer_ids(layer)]) == np.asarray(labels)
+
+
 def probe_accuracy(transformer: Transformer, probe: Probe, sentences: Sequence[Sequence[str]],
                    labels: Sequence[str], layer: int, zero: Sequence[int] = (), means: np.ndarray | None = None,
                    aggregation: str = "last") -> float:
-    """Accuracy of ``probe`` (trained on clean activations of hidden layer ``layer``, [words, units]) on the
-    activations of that layer over ``sentences`` (labels: one per word) with neurons ``zero`` ablated upstream.
-    Used in: 08_your_own_model."""
-    with ablated(transformer, zero, means):
-        acts = extract(transformer, sentences, aggregation, progress=False)
-    return accuracy(probe, acts[:, transformer.neuron_map.layer_ids(layer)], labels)
+    """The accuracy of :func:`probe_correct`: the encoder's task measure under ablation."""
+    return float(probe_correct(transformer, probe, sentences, labels, layer, zero, means, aggregation).mean())
 
 
 def upstream(transformer: Transformer, order: Sequence[int], layer: int) -> np.ndarray:
