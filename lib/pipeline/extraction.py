@@ -155,11 +155,13 @@ class Activations:
 @dataclass(frozen=True)
 class ProbeData:
     """Rows of the profile's seeded sentence split, each part an ``(acts [words, neurons] float32, labels [words],
-    words [words])`` triple of numpy arrays. Used in: 01_linguistic_correlation, 04, 05, 06."""
+    words [words])`` triple of numpy arrays; ``groups`` the sentence id of each row of train / dev / test (int
+    arrays), so intervals resample whole sentences. Used in: 01_linguistic_correlation, 04, 05, 06."""
 
     train: tuple[np.ndarray, np.ndarray, np.ndarray]
     dev: tuple[np.ndarray, np.ndarray, np.ndarray]
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
+    groups: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def get_activations(profile: str | Profile, model: str, corpus: str, aggregation: str = "last",
@@ -217,7 +219,9 @@ def probe_data(profile: str | Profile, model: str, corpus: str, prop: str, aggre
         rows = activations.rows(sentence_ids)
         return np.asarray(activations.acts[rows], dtype=np.float32), labels[rows], words[rows]
 
-    return ProbeData(part(split.train), part(split.dev), part(split.test))
+    lengths = np.diff(activations.sentence_offsets)
+    groups = tuple(np.repeat(ids, lengths[ids]) for ids in (split.train, split.dev, split.test))
+    return ProbeData(part(split.train), part(split.dev), part(split.test), groups)
 
 
 def neuron_activations(activations: Activations, neuron: int, sentence_ids) -> list[np.ndarray]:
