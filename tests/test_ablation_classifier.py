@@ -4,8 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lib.methods.ablation import (ablation_table, label_minimal_sets, mask, masked_accuracy, minimal_set, results_dict,
-                          retrained_accuracy)
+from lib.methods.ablation import (ablation_table, fill_values, label_minimal_sets, mask, masked_accuracy,
+                                  minimal_set, results_dict, retrained_accuracy)
 from lib.methods.probing import ProbeSettings, accuracy, synthetic_splits, train_probe
 from lib.methods.ranking import global_order
 
@@ -50,12 +50,41 @@ def test_table_and_results_file_shape(planted):
     table = ablation_table(probe, data, order, FAST, percentages=(10, 20), seed=0, progress=False)
     assert len(table) == 1 + 2 * 3 * 2 and table.accuracy.between(0, 1).all()
     assert set(table.neurons[table.pct == 10]) == {4} and set(table.neurons[table.pct == 20]) == {8}
+    assert (table.low <= table.accuracy).all() and (table.accuracy <= table.high).all()
     nested = results_dict(table)
-    assert set(nested) == {"all", "masking", "retraining"}
+    assert set(nested) == {"all", "masking", "retraining", "intervals"}
     for method in ("masking", "retraining"):
         assert set(nested[method]) == {"top", "random", "bottom"}
         assert set(nested[method]["top"]) == {"10", "20"}
         assert nested[method]["top"]["20"] > nested[method]["bottom"]["20"]
+        low, high = nested["intervals"][method]["top"]["20"]
+        assert low <= nested[method]["top"]["20"] <= high
+    assert nested["intervals"]["all"][0] <= nested["all"] <= nested["intervals"]["all"][1]
+
+
+def test_seeds_and_draws_are_averaged_and_widen_nothing_they_do_not_touch(planted):
+    data, _, probe, order = planted
+    one = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False)
+    many = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False, seeds=2, draws=3)
+    rows = many.set_index(["method", "selection"])
+    assert rows.loc[("retraining", "top"), "runs"] == 2 and rows.loc[("retraining", "random"), "runs"] == 3
+    assert rows.loc[("masking", "random"), "runs"] == 3 and rows.loc[("masking", "top"), "runs"] == 1
+    same = one.set_index(["method", "selection"]).loc[("masking", "top")]
+    assert rows.loc[("masking", "top"), "accuracy"] == same.accuracy
+    assert "3 draws" in rows.loc[("retraining", "random"), "interval"]
+
+
+def test_mean_fill_replaces_masked_neurons_by_their_training_mean(planted):
+    data, _, probe, order = planted
+    means = fill_values(data.train[0], "mean")
+    np.testing.assert_allclose(means, data.train[0].mean(0), rtol=1e-5)
+    masked = mask(data.test[0], [0, 1], means)
+    np.testing.assert_array_equal(masked[:, :2], data.test[0][:, :2])
+    assert np.allclose(masked[:, 2:], means[2:])
+    table = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False, fill="mean")
+    assert table.accuracy.between(0, 1).all()
+    with pytest.raises(ValueError, match="zero, mean"):
+        fill_values(data.train[0], "median")
 
 
 def test_minimal_set_bisection_agrees_with_the_scan(planted):
@@ -85,12 +114,18 @@ def test_per_label_minimal_sets(planted):
 def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, planted):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
     from lib.pipeline import lca
-from lib.methods import probing
+    from lib.methods import probing
     from lib.methods.ranking import lca_order
 
     data = planted[0]
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
-    assert set(first) == {"all", "masking", "retraining", "minimal_set", "selectivity"}
+    assert set(first) == {"all", "majority", "probe_minus_majority", "masking", "retraining", "minimal_set",
+                          "selectivity", "verdicts", "variant", "intervals"}
+    assert {"all", "majority", "masking", "retraining", "selectivity"} <= set(first["intervals"])
+    low, high = first["intervals"]["retraining"]["top"]["10"]
+    assert low <= first["retraining"]["top"]["10"] <= high
+    assert first["variant"]["ranking"] == "scaled" and first["variant"]["fill"] == "zero"
+    assert first["verdicts"]["probe_vs_majority"] in ("higher", "lower", "not resolved")
     assert set(first["masking"]["top"]) == {"10", "15", "20"} and 0 <= first["all"] <= 1
     assert 1 <= first["minimal_set"]["neurons"] <= 40
     assert first["minimal_set"]["share"] == first["minimal_set"]["neurons"] / 40
@@ -103,3 +138,23 @@ from lib.methods import probing
         monkeypatch.setattr(module, "train_probe", lambda *a, **k: pytest.fail("cached results must not retrain"))
     assert lca.summary("tiny", "en-de", "synthetic", "pos") == first
     assert list((tmp_path / "results" / "tiny" / "lca").iterdir())
+
+
+def test_lca_variants_are_cached_apart(tmp_path, monkeypatch, planted):
+    monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
+    from lib.pipeline import lca
+
+    data = planted[0]
+    raw = lca.variant_order("tiny", "en-de", "synthetic", "pos", data, ranking="raw")
+    scaled = lca.variant_order("tiny", "en-de", "synthetic", "pos", data, ranking="scaled")
+    probe = lca.variant_probe("tiny", "en-de", "synthetic", "pos")
+    np.testing.assert_array_equal(raw, global_order(probe.weights))
+    np.testing.assert_array_equal(scaled, global_order(probe.scaled_weights))
+    searched = lca.variant_probe("tiny", "en-de", "synthetic", "pos", data, lambdas=(1e-3, 0.0))
+    assert searched.settings.l1 == 1e-3 and searched.settings.l2 == 0.0
+    assert lca.variant_probe("tiny", "en-de", "synthetic", "pos", lambdas=(1e-3, 0.0)).settings.l1 == 1e-3
+    names = {path.name for path in next((tmp_path / "results" / "tiny" / "lca").iterdir()).iterdir()}
+    assert {"probe.npz", "order.npy", "order-raw-l1=1e-05-l2=1e-05.npy", "probe-l1=0.001-l2=0.npz"} <= names
+    compared = lca.ranking_comparison("tiny", "en-de", "synthetic", "pos", data)
+    assert compared.jaccard.between(0, 1).all() and set(compared.verdict) <= {"higher", "lower", "not resolved"}
+    assert (compared.raw_low <= compared.raw).all() and (compared.scaled <= compared.scaled_high).all()
