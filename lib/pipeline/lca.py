@@ -197,3 +197,38 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
                      "verdict": verdict(found["scaled"], found["raw"])})
     write_json(path, rows)
     return pd.DataFrame(rows)
+
+
+RESOLVE = "more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as MiniLM"
+
+
+def with_interval(value: float, interval: list[float] | None) -> str:
+    """``0.805 [0.790, 0.820]``: a number with its 95 % interval, as every table and sentence shows it."""
+    return f"{value:.3f}" if interval is None else f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def evidence_text(results: dict) -> str:
+    """Plain-words verdicts (markdown) of :func:`summary` entries, ``results[model][prop]``: whether the probe beats
+    MAJ, and whether the top 10 % beat random and bottom after retraining, each "not resolved" where the 95 %
+    intervals overlap, naming what would resolve it. Used in: 01_linguistic_correlation."""
+    lines = []
+    for model, per_prop in results.items():
+        for prop, r in per_prop.items():
+            iv, v, pct = r["intervals"], r["verdicts"], r["variant"]["verdict_pct"]
+            probe, maj = with_interval(r["all"], iv["all"]), with_interval(r["majority"], iv["majority"])
+            gap = with_interval(100 * r["probe_minus_majority"], [100 * x for x in iv["probe_minus_majority"]])
+            said = {"lower": f"**below MAJ**: the probe ({probe}) scores less than the majority label per word "
+                             f"({maj}), so these neurons encode {prop} no better than word identity does",
+                    "higher": f"above MAJ: probe {probe} against MAJ {maj}",
+                    "not resolved": f"not resolved against MAJ: probe {probe}, MAJ {maj}; {RESOLVE} would "
+                                    f"resolve it"}[v["probe_vs_majority"]]
+            lines.append(f"- **{model} · {prop}**: {said} (difference {gap} points).")
+            top, key = r["retraining"]["top"][f"{pct:g}"], f"{pct:g}"
+            for other in ("random", "bottom"):
+                verdict_ = v[f"top_vs_{other}"]
+                shown = (f"top {key} % {with_interval(top, iv['retraining']['top'][key])} against {other} "
+                         f"{with_interval(r['retraining'][other][key], iv['retraining'][other][key])} (retrained)")
+                lines.append(f"  - {shown}: " + ("top is better" if verdict_ == "higher" else
+                                                "top is **worse**" if verdict_ == "lower" else
+                                                f"not resolved at this scale ({RESOLVE})") + ".")
+    return "\n".join(lines)
