@@ -202,9 +202,11 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
 RESOLVE = "more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as MiniLM"
 
 
-def with_interval(value: float, interval: list[float] | None) -> str:
+def with_interval(value: float, interval: list[float] | None, digits: int = 3) -> str:
     """``0.805 [0.790, 0.820]``: a number with its 95 % interval, as every table and sentence shows it."""
-    return f"{value:.3f}" if interval is None else f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+    if interval is None:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
 
 
 def evidence_text(results: dict) -> str:
@@ -216,7 +218,7 @@ def evidence_text(results: dict) -> str:
         for prop, r in per_prop.items():
             iv, v, pct = r["intervals"], r["verdicts"], r["variant"]["verdict_pct"]
             probe, maj = with_interval(r["all"], iv["all"]), with_interval(r["majority"], iv["majority"])
-            gap = with_interval(100 * r["probe_minus_majority"], [100 * x for x in iv["probe_minus_majority"]])
+            gap = with_interval(100 * r["probe_minus_majority"], [100 * x for x in iv["probe_minus_majority"]], 1)
             said = {"lower": f"**below MAJ**: the probe ({probe}) scores less than the majority label per word "
                              f"({maj}), so these neurons encode {prop} no better than word identity does",
                     "higher": f"above MAJ: probe {probe} against MAJ {maj}",
