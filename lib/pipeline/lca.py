@@ -18,7 +18,7 @@ from lib.methods.ablation import (ablation_table, groups_of_test, minimal_set, r
                                   table_interval)
 from lib.methods.baselines import majority_correct
 from lib.methods.intervals import bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference, verdict
-from lib.methods.layers import layer_accuracies, probe_interval
+from lib.methods.per_layer import layer_accuracies, probe_interval
 from lib.methods.probing import (LambdaSearch, Probe, ProbeSettings, lambda_search, lca_path, lca_probe, load_probe,
                                  predict, save_probe, train_probe)
 from lib.methods.ranking import global_order, jaccard, lca_order, ranking_weights, top

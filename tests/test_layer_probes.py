@@ -1,8 +1,8 @@
-"""Per-layer probe accuracies (lib.methods.layers): the layer that holds the signal reads best."""
+"""Per-layer probe accuracies (lib.methods.per_layer): the layer that holds the signal reads best."""
 import numpy as np
 import pytest
 
-from lib.methods.layers import layer_accuracies, probe_interval
+from lib.methods.per_layer import layer_accuracies, probe_interval
 from lib.methods.probing import ProbeSettings, synthetic_splits
 
 FAST = ProbeSettings(epochs=10, batch_size=256, lr=2e-2, seed=1)
