@@ -113,9 +113,8 @@ def test_per_label_minimal_sets(planted):
 
 def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, planted):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
+    from lib.methods import ablation
     from lib.pipeline import lca
-    from lib.methods import probing
-    from lib.methods.ranking import lca_order
 
     data = planted[0]
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
@@ -129,12 +128,11 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
     assert set(first["masking"]["top"]) == {"10", "15", "20"} and 0 <= first["all"] <= 1
     assert 1 <= first["minimal_set"]["neurons"] <= 40
     assert first["minimal_set"]["share"] == first["minimal_set"]["neurons"] / 40
-    order = lca_order("tiny", "en-de", "synthetic", "pos")
-    probe = probing.lca_probe("tiny", "en-de", "synthetic", "pos")
+    order = lca.lca_order("tiny", "en-de", "synthetic", "pos")
+    probe = lca.lca_probe("tiny", "en-de", "synthetic", "pos")
     np.testing.assert_array_equal(order, global_order(probe.scaled_weights))
-    from lib.methods import ablation
 
-    for module in (probing, ablation):
+    for module in (lca, ablation):
         monkeypatch.setattr(module, "train_probe", lambda *a, **k: pytest.fail("cached results must not retrain"))
     assert lca.summary("tiny", "en-de", "synthetic", "pos") == first
     assert list((tmp_path / "results" / "tiny" / "lca").iterdir())
@@ -145,16 +143,20 @@ def test_lca_variants_are_cached_apart(tmp_path, monkeypatch, planted):
     from lib.pipeline import lca
 
     data = planted[0]
-    raw = lca.variant_order("tiny", "en-de", "synthetic", "pos", data, ranking="raw")
-    scaled = lca.variant_order("tiny", "en-de", "synthetic", "pos", data, ranking="scaled")
-    probe = lca.variant_probe("tiny", "en-de", "synthetic", "pos")
+    raw = lca.lca_order("tiny", "en-de", "synthetic", "pos", data, ranking="raw")
+    scaled = lca.lca_order("tiny", "en-de", "synthetic", "pos", data, ranking="scaled")
+    probe = lca.lca_probe("tiny", "en-de", "synthetic", "pos")
     np.testing.assert_array_equal(raw, global_order(probe.weights))
     np.testing.assert_array_equal(scaled, global_order(probe.scaled_weights))
-    searched = lca.variant_probe("tiny", "en-de", "synthetic", "pos", data, lambdas=(1e-3, 0.0))
+    searched = lca.lca_probe("tiny", "en-de", "synthetic", "pos", data, lambdas=(1e-3, 0.0))
     assert searched.settings.l1 == 1e-3 and searched.settings.l2 == 0.0
-    assert lca.variant_probe("tiny", "en-de", "synthetic", "pos", lambdas=(1e-3, 0.0)).settings.l1 == 1e-3
-    names = {path.name for path in next((tmp_path / "results" / "tiny" / "lca").iterdir()).iterdir()}
-    assert {"probe.npz", "order.npy", "order-raw-l1=1e-05-l2=1e-05.npy", "probe-l1=0.001-l2=0.npz"} <= names
+    assert lca.lca_probe("tiny", "en-de", "synthetic", "pos", lambdas=(1e-3, 0.0)).settings.l1 == 1e-3
+    assert lca.lca_probe("tiny", "en-de", "synthetic", "pos").settings.l1 == 1e-5
+    folders = list((tmp_path / "results" / "tiny" / "lca").iterdir())
+    assert len(folders) == 4  # profile probe, its two orders, the searched-λ probe
+    zeroed = lca.summary("tiny", "en-de", "synthetic", "pos", data, fill="zero")
+    by_mean = lca.summary("tiny", "en-de", "synthetic", "pos", data, fill="mean")
+    assert zeroed["variant"]["fill"] == "zero" and by_mean["variant"]["fill"] == "mean"
     compared = lca.ranking_comparison("tiny", "en-de", "synthetic", "pos", data)
     assert compared.jaccard.between(0, 1).all() and set(compared.verdict) <= {"higher", "lower", "not resolved"}
     assert (compared.raw_low <= compared.raw).all() and (compared.scaled <= compared.scaled_high).all()

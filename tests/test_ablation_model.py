@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lib.methods import ablation
-from lib.pipeline import evaluation
+from lib.pipeline import evaluation, model_ablation
 from lib.pipeline.corpora import multi30k
 from lib.pipeline.training import load_model
 
@@ -23,31 +23,31 @@ def test_ablation_counts_step_through_the_shares():
 
 def test_zeroing_no_neurons_gives_the_unablated_scores_exactly(models):
     test = multi30k("test_2016_flickr", ["en", "de"], "tiny")
-    n = ablation.task_sentences("tiny")
+    n = model_ablation.task_sentences("tiny")
     plain = evaluation.score_bleu(evaluation.translate(models["en-de"], test["en"][:n], beam=1), test["de"][:n])
-    assert ablation.task_metric(models["en-de"], "tiny", np.array([], dtype=int)) == plain
-    assert ablation.task_metric(models["lm"], "tiny", np.array([], dtype=int)) == \
+    assert model_ablation.task_metric(models["en-de"], "tiny", np.array([], dtype=int)) == plain
+    assert model_ablation.task_metric(models["lm"], "tiny", np.array([], dtype=int)) == \
         evaluation.sentence_perplexity(models["lm"], test["en"][:n])
 
 
 def test_zeroing_every_encoder_neuron_breaks_the_task(models):
     every = np.arange(models["en-de"].model.neuron_map.size)
-    assert ablation.task_metric(models["en-de"], "tiny", every) < 1.0
+    assert model_ablation.task_metric(models["en-de"], "tiny", every) < 1.0
     lm_every = np.arange(models["lm"].model.neuron_map.size)
-    assert ablation.task_metric(models["lm"], "tiny", lm_every) > ablation.task_metric(models["lm"], "tiny", None)
+    assert model_ablation.task_metric(models["lm"], "tiny", lm_every) > model_ablation.task_metric(models["lm"], "tiny", None)
 
 
 def test_curves_are_cached_and_identical_on_rerun(models, monkeypatch):
     n = models["lm"].model.neuron_map.size
     orders = {"forward": np.arange(n), "backward": np.arange(n)[::-1]}
-    first = ablation.ablation_curves("tiny", "lm", orders, counts=[0, 4], progress=False)
+    first = model_ablation.ablation_curves("tiny", "lm", orders, counts=[0, 4], progress=False)
     assert first["forward"][0] == first["backward"][0], "the point at 0 neurons is shared by every order"
 
     def fail(*args, **kwargs):
         raise AssertionError("a cached point was recomputed")
 
-    monkeypatch.setattr(ablation, "task_metric", fail)
-    assert ablation.ablation_curves("tiny", "lm", orders, counts=[0, 4], progress=False) == first
+    monkeypatch.setattr(model_ablation, "task_metric", fail)
+    assert model_ablation.ablation_curves("tiny", "lm", orders, counts=[0, 4], progress=False) == first
 
 
 def test_drop_table_reads_the_change_at_each_share():

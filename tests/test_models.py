@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lib.pipeline.decoding import beam_search, greedy
-from lib.pipeline.models import LM, NMT, NeuronMap
+from lib.methods.neurons import NeuronMap
+from lib.pipeline.models import LM, NMT
 
 UNITS = 5
 

@@ -12,7 +12,6 @@ Used in: 01_linguistic_correlation, 03_ablation_in_the_model, 04_localized_or_di
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -21,10 +20,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lib.pipeline.artifacts import config_key, read_json, write_json
 from lib.methods.intervals import Interval, bootstrap_runs
 from lib.methods.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, predict, train_probe
-from lib.pipeline.profiles import Profile, get_profile, results_dir
 from lib.methods.ranking import bottom, count, global_order, random_neurons, top
 
 SELECTIONS = ("top", "random", "bottom")
@@ -262,69 +259,6 @@ def ablation_counts(n_neurons: int, step: float, max_share: float) -> list[int]:
         raise ValueError(f"step must lie in (0, 1] and max_share in [0, 1]; got {step}, {max_share}")
     n = max(1, round(step * n_neurons))
     return list(range(0, int(round(max_share * n_neurons)) + 1, n))
-
-
-def task_metric_name(model: str) -> str:
-    """``"perplexity"`` for the language model, ``"bleu"`` for an NMT model."""
-    return "perplexity" if model == "lm" else "bleu"
-
-
-def task_metric(trained, profile: str | Profile, zero: np.ndarray | None = None) -> float:
-    """The task score with neurons ``zero`` zeroed inside the model: greedy BLEU (NMT) or perplexity (LM).
-
-    Evaluates the first ``profile.ablation.test_sentences`` sentences of Multi30K test_2016_flickr, so that a curve
-    of many points fits the profile's budget. Used in: 03_ablation_in_the_model.
-    """
-    from lib.pipeline.corpora import multi30k
-    from lib.pipeline.evaluation import score_bleu, sentence_perplexity, translate
-
-    p = get_profile(profile)
-    n = task_sentences(p)
-    zero = None if zero is None or len(zero) == 0 else np.ascontiguousarray(zero, dtype=np.int64)
-    if trained.name == "lm":
-        return sentence_perplexity(trained, multi30k("test_2016_flickr", ["en"], p)["en"][:n], zero)
-    tgt = trained.name.split("-")[1]
-    test = multi30k("test_2016_flickr", ["en", tgt], p)
-    return score_bleu(translate(trained, test["en"][:n], zero, beam=1), test[tgt][:n])
-
-
-def task_sentences(profile: str | Profile) -> int:
-    """How many test sentences an ablation point evaluates: the profile's ablation slice of the test set."""
-    p = get_profile(profile)
-    available = p.corpora.multi30k_test or 1000
-    return min(p.ablation.test_sentences or available, available)
-
-
-def _point_key(zero: np.ndarray) -> str:
-    return hashlib.sha256(np.sort(np.asarray(zero, dtype=np.int64)).tobytes()).hexdigest()[:16]
-
-
-def ablation_curves(profile: str | Profile, model: str, orders: dict[str, np.ndarray],
-                    counts: Sequence[int] | None = None, progress: bool = True) -> dict[str, list[list[float]]]:
-    """Cumulative ablation curves: per order, ``[[k, metric with the first k neurons zeroed], …]``.
-
-    Points are cached per model by the set of zeroed neurons (so every order shares the point at 0, and a rerun
-    with more points computes only the new ones); the cache is rewritten atomically after each point, so an
-    interrupted sweep keeps what it measured. Used in: 03_ablation_in_the_model.
-    """
-    from lib.pipeline.training import load_model
-
-    p = get_profile(profile)
-    trained = load_model(p, model)
-    n_neurons = trained.model.neuron_map.size
-    counts = ablation_counts(n_neurons, p.ablation.step, p.ablation.max_share) if counts is None else list(counts)
-    cache_path = results_dir(p) / "ablation" / f"{model}__{config_key([trained.config, p.ablation])}.json"
-    cache = read_json(cache_path) if cache_path.exists() else {}
-    jobs = [(name, k) for name, order in orders.items() for k in counts]
-    curves: dict[str, list[list[float]]] = {name: [] for name in orders}
-    for name, k in tqdm(jobs, desc=f"ablating {model}", disable=not progress):
-        zero = np.ascontiguousarray(orders[name][:k], dtype=np.int64)
-        key = _point_key(zero)
-        if key not in cache:
-            cache[key] = task_metric(trained, p, zero)
-            write_json(cache_path, cache)
-        curves[name].append([k, cache[key]])
-    return curves
 
 
 def drop_table(curves: dict[str, list[list[float]]], n_neurons: int,

@@ -7,12 +7,11 @@ Used in: 01_linguistic_correlation.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
-from lib.pipeline.artifacts import atomic_path, config_key
+from lib.pipeline.artifacts import config_key
+from lib.pipeline.cache import NPY, cached
 from lib.pipeline.extraction import ProbeData, _weights_digest, _words_digest, aggregate, get_activations
 from lib.pipeline.profiles import Profile, activations_dir, get_profile
 from lib.pipeline.word_pieces import encode_corpus
@@ -29,24 +28,17 @@ def embedding_vectors(profile: str | Profile, model: str, corpus: str, aggregati
     sentences = load_corpus(corpus, p)
     key = config_key({"model": trained.config, "weights": _weights_digest(trained.model), "corpus": corpus,
                       "words": _words_digest(sentences), "aggregation": aggregation})
-    path = activations_dir(p) / f"{model}__{corpus}__embeddings__{key}.npy"
-    if path.exists():
-        return np.load(path)
-    pieces = encode_corpus(trained.src_vocab, sentences, trained.config["sizes"]["max_len"])
-    ids = torch.from_numpy(np.concatenate(pieces.ids).astype(np.int64))
-    rows = torch.from_numpy(np.concatenate([word + first for word, first in zip(pieces.word, pieces.first_row)])
-                            .astype(np.int64))
-    with torch.inference_mode():
-        table = trained.model.encoder.embed.weight.detach().float().cpu()
-        vectors = aggregate(table[ids], rows, pieces.n_rows, aggregation).numpy()
-    _save(path, vectors)
-    return vectors
 
+    def build() -> np.ndarray:
+        pieces = encode_corpus(trained.src_vocab, sentences, trained.config["sizes"]["max_len"])
+        ids = torch.from_numpy(np.concatenate(pieces.ids).astype(np.int64))
+        rows = torch.from_numpy(np.concatenate([word + first for word, first in zip(pieces.word, pieces.first_row)])
+                                .astype(np.int64))
+        with torch.inference_mode():
+            table = trained.model.encoder.embed.weight.detach().float().cpu()
+            return aggregate(table[ids], rows, pieces.n_rows, aggregation).numpy()
 
-def _save(path: Path, array: np.ndarray) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, array)
+    return cached(activations_dir(p) / f"{model}__{corpus}__embeddings__{key}.npy", build, NPY)
 
 
 def embedding_data(profile: str | Profile, model: str, corpus: str, prop: str, aggregation: str = "last"

@@ -3,7 +3,7 @@
 BLEU is sacrebleu's corpus BLEU (13a tokenisation) of the detokenised output against the raw references of
 Multi30K ``test_2016_flickr``; perplexity is exp of the mean negative log-likelihood per subword piece (eos
 included, bos not predicted) on the English side of the same test set.
-Used in: 00_data_and_models, 03_ablation_in_the_model (re-exported by lib.pipeline.training).
+Used in: 00_data_and_models, 03_ablation_in_the_model.
 """
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from typing import Iterable, Sequence
 import sacrebleu
 import torch
 
+from lib.pipeline.corpora import multi30k
+from lib.pipeline.decoding import beam_search
 from lib.pipeline.profiles import Profile, get_profile
+from lib.pipeline.training import batch_loss, batches, collate
 
 BATCH_SIZE = 64
 
@@ -23,9 +26,6 @@ def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = No
 
     An empty or untokenisable sentence translates to "". Sentences are decoded in batches of similar length.
     """
-    from lib.pipeline.decoding import beam_search
-    from lib.pipeline.training import collate
-
     if trained.tgt_vocab is None:
         raise ValueError(f"model {trained.name!r} is a language model; translate needs an NMT model")
     model = trained.model.eval()
@@ -47,14 +47,12 @@ def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = No
 
 def bleu(trained, profile: str | Profile, zero: Iterable[int] | None = None) -> float:
     """Corpus BLEU on the profile's slice of Multi30K test_2016_flickr, beam ``profile.nmt.beam``."""
-    from lib.pipeline.corpora import multi30k
-
     p = get_profile(profile)
     if trained.tgt_vocab is None:
         raise ValueError(f"model {trained.name!r} is a language model; BLEU needs an NMT model")
-    tgt = trained.name.split("-")[1]
-    test = multi30k("test_2016_flickr", ["en", tgt], p)
-    return score_bleu(translate(trained, test["en"], zero, beam=p.nmt.beam), test[tgt])
+    src, tgt = trained.spec.langs
+    test = multi30k("test_2016_flickr", [src, tgt], p)
+    return score_bleu(translate(trained, test[src], zero, beam=p.nmt.beam), test[tgt])
 
 
 def score_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
@@ -65,8 +63,6 @@ def score_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 @torch.no_grad()
 def perplexity(trained, profile: str | Profile, zero: Iterable[int] | None = None) -> float:
     """LM perplexity per subword piece (eos included) on the English side of the test set, neurons ``zero`` off."""
-    from lib.pipeline.corpora import multi30k
-
     p = get_profile(profile)
     return sentence_perplexity(trained, multi30k("test_2016_flickr", ["en"], p)["en"], zero)
 
@@ -74,8 +70,6 @@ def perplexity(trained, profile: str | Profile, zero: Iterable[int] | None = Non
 @torch.no_grad()
 def sentence_perplexity(trained, sentences: Sequence[str], zero: Iterable[int] | None = None) -> float:
     """Perplexity per piece of the LM over ``sentences`` (empty ones skipped)."""
-    from lib.pipeline.training import batch_loss, batches, collate
-
     if trained.tgt_vocab is not None:
         raise ValueError(f"model {trained.name!r} is an NMT model; perplexity needs the language model 'lm'")
     model = trained.model.eval()

@@ -1,15 +1,21 @@
-"""Linguistic Correlation Analysis of one model and property, end to end: the numbers notebook 01 records.
+"""Linguistic Correlation Analysis as cached pipeline steps: the probe, the neuron order and the numbers notebook 01
+records, for one (profile, model, corpus, property), with their evidence: probe seeds, random draws, 95 % intervals,
+MAJ, per-layer and embedding-layer probes.
 
-For (model, corpus, prop): the cached LCA probe and its global order, accuracy with all neurons and with top /
-random / bottom k % by masking and retraining (probe seeds, random draws, 95 % intervals), MAJ beside it, the
-minimal neuron set and the selectivity against a control task. The paper's variants are parameters and part of
-every cache name: ``ranking`` "raw" |W| (the paper) or "scaled" |W·σ| (Grains' default), ``fill`` "zero" (the
-paper) or "mean" for masking, ``lambdas`` None (the profile's λ) or a searched (λ1, λ2).
-Used in: 01_linguistic_correlation (and through its results file 04, 05, 06).
+The paper's variants are parameters and part of every cache key: ``ranking`` "raw" |W| (the paper) or "scaled"
+|W·σ| (Grains' default), ``fill`` "zero" (the paper) or "mean" for masking, ``lambdas`` None (the profile's λ) or a
+searched (λ1, λ2) (:func:`searched_lambdas`).
+
+Each step is a method of ``lib.methods`` applied to ``lib.pipeline.extraction.probe_data`` and cached with
+``lib.pipeline.cache`` under a key naming exactly what it depends on (model, corpus slice and split, property, probe
+settings), so notebooks 01-07 share one probe per (model, property) and nothing is retrained by accident.
+Used in: 01_linguistic_correlation, 03_ablation_in_the_model, 04-07 (probes and orders).
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,115 +25,143 @@ from lib.methods.ablation import (ablation_table, groups_of_test, minimal_set, r
 from lib.methods.baselines import majority_correct
 from lib.methods.intervals import bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference, verdict
 from lib.methods.per_layer import layer_accuracies, probe_interval
-from lib.methods.probing import (LambdaSearch, Probe, ProbeSettings, lambda_search, lca_path, lca_probe, load_probe,
-                                 predict, save_probe, train_probe)
-from lib.methods.ranking import global_order, jaccard, lca_order, ranking_weights, top
+from lib.methods.probing import LambdaSearch, Probe, ProbeSettings, lambda_search, predict, train_probe
+from lib.methods.ranking import global_order, jaccard, ranking_weights, top
 from lib.methods.selectivity import selectivity
-from lib.pipeline.artifacts import atomic_path, read_json, write_json
+from lib.pipeline.artifacts import atomic_path
+from lib.pipeline.cache import NPY, Format, artifact, cached, model_key, split_key
 from lib.pipeline.profiles import Profile, get_profile
 
 
-def lca_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None) -> ProbeSettings:
-    """The profile's probe settings, with (λ1, λ2) = ``lambdas`` when given (a :func:`searched_lambdas` result)."""
-    settings = ProbeSettings.from_profile(profile)
-    return settings if lambdas is None else dataclasses.replace(settings, l1=float(lambdas[0]),
-                                                                l2=float(lambdas[1]))
+def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None) -> ProbeSettings:
+    """The probe settings a profile prescribes (``profile.probe``), seeded with the profile's seed; with (λ1, λ2)
+    = ``lambdas`` when given (a :func:`searched_lambdas` result)."""
+    p = get_profile(profile)
+    l1, l2 = (p.probe.l1, p.probe.l2) if lambdas is None else (float(lambdas[0]), float(lambdas[1]))
+    return ProbeSettings(l1=l1, l2=l2, epochs=p.probe.epochs, batch_size=p.probe.batch_size, lr=p.probe.lr,
+                         seed=p.seed)
 
 
-def _tag(settings: ProbeSettings) -> str:
-    return f"l1={settings.l1:g}-l2={settings.l2:g}"
-
-
-def _data(p: Profile, model: str, corpus: str, prop: str, data):
-    if data is not None:
-        return data
-    from lib.pipeline.extraction import probe_data  # imported here so this module loads without the model stack
-
-    return probe_data(p, model, corpus, prop)
-
-
-def variant_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=None,
-                  lambdas: tuple[float, float] | None = None) -> Probe:
-    """The LCA probe trained with ``lambdas`` (None: the profile's, i.e. ``lca_probe``), cached by its λ."""
-    if lambdas is None:
-        return lca_probe(profile, model, corpus, prop, data, progress=False)
-    settings = lca_settings(profile, lambdas)
-    path = lca_path(profile, model, corpus, prop, f"probe-{_tag(settings)}.npz")
-    if path.exists():
-        return load_probe(path)
-    data = _data(get_profile(profile), model, corpus, prop, data)
-    probe = train_probe(data.train[0], data.train[1], dev=data.dev[:2], settings=settings, progress=False)
-    save_probe(probe, path)
-    return probe
-
-
-def variant_order(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
-                  lambdas: tuple[float, float] | None = None) -> np.ndarray:
-    """The global order of :func:`variant_probe` by ``ranking`` weights, cached by ranking and λ."""
-    if ranking == "scaled" and lambdas is None:
-        return lca_order(profile, model, corpus, prop, data)
-    path = lca_path(profile, model, corpus, prop, f"order-{ranking}-{_tag(lca_settings(profile, lambdas))}.npy")
-    if path.exists():
-        return np.load(path)
-    order = global_order(ranking_weights(variant_probe(profile, model, corpus, prop, data, lambdas), ranking))
+def save_probe(probe: Probe, path: str | Path) -> Path:
+    """Write ``probe`` to ``path`` (an ``.npz``) atomically; :func:`load_probe` reads it back."""
+    meta = {"classes": list(probe.classes), "settings": dataclasses.asdict(probe.settings),
+            "epochs_run": probe.epochs_run, "dev_accuracy": probe.dev_accuracy}
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.save(f, order)
-    return order
+            np.savez(f, weights=probe.weights, bias=probe.bias, scale=probe.scale, meta=np.array(json.dumps(meta)))
+    return Path(path)
+
+
+def load_probe(path: str | Path) -> Probe:
+    """Read a probe written by :func:`save_probe`."""
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        return Probe(weights=z["weights"], bias=z["bias"], classes=tuple(meta["classes"]),
+                     settings=ProbeSettings(**meta["settings"]), epochs_run=meta["epochs_run"],
+                     dev_accuracy=meta["dev_accuracy"], scale=z["scale"])
+
+
+PROBE = Format(save=lambda path, probe: save_probe(probe, path), load=load_probe)
+
+
+def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: str, **extra) -> Path:
+    """Where an LCA artifact ``name`` of (model, corpus, prop) is cached: keyed by the model (its training
+    configuration, so a retrained model never meets the probes of its predecessor), the corpus slice and split,
+    the property, the probe settings and any ``extra`` setting the artifact alone depends on — not by unrelated
+    profile fields such as the ablation step."""
+    p = get_profile(profile)
+    key = {"model": model_key(p, model), "split": split_key(p, corpus), "prop": prop,
+           "settings": probe_settings(p, extra.pop("lambdas", None)), **extra}
+    return artifact(p, "lca", f"{model}-{corpus}-{prop}", key, name)
+
+
+def _data(profile: str | Profile, model: str, corpus: str, prop: str, data):
+    if data is not None:
+        return data
+    from lib.pipeline.extraction import probe_data  # extraction loads the model: only when nothing is cached
+
+    return probe_data(profile, model, corpus, prop)
+
+
+def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=None, progress: bool = True,
+              lambdas: tuple[float, float] | None = None) -> Probe:
+    """The LCA probe of ``model`` for property ``prop`` of ``corpus``, trained with the profile's settings (λ from
+    ``lambdas`` when given) on ``data`` (default: ``probe_data`` of the same names), the dev split for early
+    stopping; cached. Used in: 01, 03_ablation_in_the_model, 04-07."""
+    settings = probe_settings(profile, lambdas)
+
+    def build() -> Probe:
+        train = _data(profile, model, corpus, prop, data)
+        return train_probe(train.train[0], train.train[1], dev=train.dev[:2], settings=settings, progress=progress)
+
+    return cached(lca_path(profile, model, corpus, prop, "probe.npz", lambdas=lambdas), build, PROBE)
+
+
+def lca_order(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
+              lambdas: tuple[float, float] | None = None) -> np.ndarray:
+    """"The LCA-top order of model X for property P": Algorithm 1 on its cached probe's weights, scaled |W·σ|
+    (default) or ``ranking="raw"`` |W| as in the paper; cached by ranking and λ.
+    Used in: 01, 02, 03_ablation_in_the_model, 07."""
+    return cached(lca_path(profile, model, corpus, prop, "order.npy", lambdas=lambdas, ranking=ranking),
+                  lambda: global_order(ranking_weights(
+                      lca_probe(profile, model, corpus, prop, data, progress=False, lambdas=lambdas), ranking)),
+                  NPY)
 
 
 def searched_lambdas(profile: str | Profile, model: str, corpus: str, prop: str, data=None, margin: float = 0.01,
                      max_words: int | None = 20000, progress: bool = True) -> LambdaSearch:
     """The paper's λ search (``lib.methods.probing.lambda_search`` over the profile's grid) on (model, prop),
-    cached by margin and sample size, so that a run with ``lambdas = "search"`` trains it once and every probe of
-    the run uses its (λ1, λ2). Used in: 01_linguistic_correlation."""
-    path = lca_path(profile, model, corpus, prop, f"lambda-search-margin={margin:g}-words={max_words}.json")
-    if path.exists():
-        found = read_json(path)
-        return LambdaSearch(table=pd.DataFrame(found["table"]), baseline=found["baseline"], margin=margin,
-                            l1=found["l1"], l2=found["l2"])
+    cached by grid, margin and sample size, so that a run with ``lambdas = "search"`` trains it once and every probe
+    of the run uses its (λ1, λ2). Used in: 01_linguistic_correlation."""
     p = get_profile(profile)
-    data = _data(p, model, corpus, prop, data)
-    found = lambda_search(data.train[:2], data.dev[:2], p.probe.lambda_grid, ProbeSettings.from_profile(p),
-                          margin=margin, max_words=max_words, progress=progress)
-    write_json(path, {"table": found.table.to_dict("records"), "baseline": found.baseline, "l1": found.l1,
-                      "l2": found.l2})
-    return found
+
+    def build() -> dict:
+        split = _data(p, model, corpus, prop, data)
+        found = lambda_search(split.train[:2], split.dev[:2], p.probe.lambda_grid, probe_settings(p), margin=margin,
+                              max_words=max_words, progress=progress)
+        return {"table": found.table.to_dict("records"), "baseline": found.baseline, "l1": found.l1, "l2": found.l2}
+
+    found = cached(lca_path(p, model, corpus, prop, "lambda_search.json", grid=p.probe.lambda_grid, margin=margin,
+                            max_words=max_words), build)
+    return LambdaSearch(table=pd.DataFrame(found["table"]), baseline=found["baseline"], margin=margin,
+                        l1=found["l1"], l2=found["l2"])
 
 
 def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
             fill: str = "zero", lambdas: tuple[float, float] | None = None) -> dict:
     """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "masking",
     "retraining", "minimal_set": {"neurons", "share"}, "selectivity", "verdicts", "variant", "intervals"}``,
-    accuracies as fractions, ``intervals`` holding ``[low, high]`` in the same nesting; cached under
-    ``results_dir(profile)`` by variant. ``data``: ``lib.pipeline.extraction.probe_data`` of (model, corpus, prop),
-    loaded when not given."""
+    accuracies as fractions, ``intervals`` holding ``[low, high]`` in the same nesting; cached beside the probe by
+    variant, seeds and draws, so notebooks 04-06 can read it without retraining. ``data`` is the ``probe_data`` of
+    (model, corpus, prop), loaded when not given. Used in: 01_linguistic_correlation."""
     p = get_profile(profile)
-    settings = lca_settings(p, lambdas)
-    path = lca_path(p, model, corpus, prop, f"summary-{ranking}-{fill}-{_tag(settings)}.json")
-    if path.exists():
-        return read_json(path)
-    data = _data(p, model, corpus, prop, data)
-    probe = variant_probe(p, model, corpus, prop, data, lambdas)
-    order = variant_order(p, model, corpus, prop, data, ranking, lambdas)
-    table = ablation_table(probe, data, order, settings, p.probe.percentages, seed=p.seed, progress=False,
-                           seeds=p.probe.seeds, draws=p.probe.random_draws, fill=fill, n_boot=p.probe.n_boot)
-    result = results_dict(table)
-    result.update(_against_majority(p, probe, data))
-    found = minimal_set(data, order, settings, target=result["all"], delta=p.probe.minimal_set_delta)
-    result["minimal_set"] = {"neurons": found.neurons, "share": found.share}
-    chosen = selectivity(data, settings, seed=p.seed).interval(groups_of_test(data), p.probe.n_boot, p.seed)
-    result["selectivity"] = chosen.estimate
-    result["intervals"].update(selectivity=chosen.as_list(), majority=result.pop("majority_interval"),
-                               probe_minus_majority=result.pop("difference_interval"))
-    pct = p.probe.percentages[0]
-    tops = table_interval(table, "retraining", "top", pct)
-    result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
-    result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
-    result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
-                         "seeds": p.probe.seeds, "random_draws": p.probe.random_draws, "verdict_pct": pct}
-    write_json(path, result)
-    return result
+
+    def build() -> dict:
+        split = _data(p, model, corpus, prop, data)
+        settings = probe_settings(p, lambdas)
+        probe = lca_probe(p, model, corpus, prop, split, progress=False, lambdas=lambdas)
+        order = lca_order(p, model, corpus, prop, split, ranking, lambdas)
+        table = ablation_table(probe, split, order, settings, p.probe.percentages, seed=p.seed, progress=False,
+                               seeds=p.probe.seeds, draws=p.probe.random_draws, fill=fill, n_boot=p.probe.n_boot)
+        result = results_dict(table)
+        result.update(_against_majority(p, probe, split))
+        found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta)
+        result["minimal_set"] = {"neurons": found.neurons, "share": found.share}
+        chosen = selectivity(split, settings, seed=p.seed).interval(groups_of_test(split), p.probe.n_boot, p.seed)
+        result["selectivity"] = chosen.estimate
+        result["intervals"].update(selectivity=chosen.as_list(), majority=result.pop("majority_interval"),
+                                   probe_minus_majority=result.pop("difference_interval"))
+        pct = p.probe.percentages[0]
+        tops = table_interval(table, "retraining", "top", pct)
+        result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
+        result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
+        result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
+                             "seeds": p.probe.seeds, "random_draws": p.probe.random_draws, "verdict_pct": pct}
+        return result
+
+    return cached(lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
+                           percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
+                           draws=p.probe.random_draws, n_boot=p.probe.n_boot), build)
 
 
 def _against_majority(p: Profile, probe: Probe, data) -> dict:
@@ -146,31 +180,33 @@ def layer_summary(profile: str | Profile, model: str, corpus: str, prop: str, da
                   embedding=None, lambdas: tuple[float, float] | None = None) -> dict:
     """Probe accuracy per layer and on the embedding layer, with intervals: ``{"layers": {"L1": acc, …},
     "embedding": acc | None, "intervals": {"layers": {"L1": [lo, hi], …}, "embedding": [lo, hi] | None}}``;
-    cached. ``layer_of`` [neurons] and ``embedding`` (ProbeData of the embedding layer) are loaded when not given
-    (the embedding only for the project's own NMT and LM models). Used in: 01_linguistic_correlation."""
+    cached. ``layer_of`` [neurons] (from the activations' ``NeuronMap``) and ``embedding`` (ProbeData of the
+    embedding layer, only for the project's own NMT and LM models) are loaded when not given.
+    Used in: 01_linguistic_correlation."""
     p = get_profile(profile)
-    settings = lca_settings(p, lambdas)
-    path = lca_path(p, model, corpus, prop, f"layers-{_tag(settings)}.json")
-    if path.exists():
-        return read_json(path)
-    data = _data(p, model, corpus, prop, data)
-    if layer_of is None:
-        from lib.pipeline.extraction import get_activations
 
-        neuron_map = get_activations(p, model, corpus).neuron_map
-        layer_of = neuron_map.from_id(np.arange(neuron_map.size))[0]
-    if embedding is None and model in p.models:
-        from lib.pipeline.embeddings import embedding_data
+    def build() -> dict:
+        split = _data(p, model, corpus, prop, data)
+        settings = probe_settings(p, lambdas)
+        layers = layer_of
+        if layers is None:
+            from lib.pipeline.extraction import get_activations
 
-        embedding = embedding_data(p, model, corpus, prop)
-    table = layer_accuracies(data, layer_of, settings, p.probe.n_boot, p.seed)
-    emb = None if embedding is None else probe_interval(embedding, settings, n_boot=p.probe.n_boot, seed=p.seed)
-    result = {"layers": dict(zip(table.layer, table.accuracy.astype(float))),
-              "embedding": None if emb is None else emb.estimate,
-              "intervals": {"layers": {row.layer: [float(row.low), float(row.high)] for row in table.itertuples()},
-                            "embedding": None if emb is None else emb.as_list()}}
-    write_json(path, result)
-    return result
+            neuron_map = get_activations(p, model, corpus).neuron_map
+            layers = neuron_map.from_id(np.arange(neuron_map.size))[0]
+        emb_data = embedding
+        if emb_data is None and model in p.models:
+            from lib.pipeline.embeddings import embedding_data
+
+            emb_data = embedding_data(p, model, corpus, prop)
+        table = layer_accuracies(split, layers, settings, p.probe.n_boot, p.seed)
+        emb = None if emb_data is None else probe_interval(emb_data, settings, n_boot=p.probe.n_boot, seed=p.seed)
+        return {"layers": dict(zip(table.layer, table.accuracy.astype(float))),
+                "embedding": None if emb is None else emb.estimate,
+                "intervals": {"layers": {row.layer: [float(row.low), float(row.high)] for row in table.itertuples()},
+                              "embedding": None if emb is None else emb.as_list()}}
+
+    return cached(lca_path(p, model, corpus, prop, "layers.json", lambdas=lambdas, n_boot=p.probe.n_boot), build)
 
 
 def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: str, data=None,
@@ -180,24 +216,25 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
     verdict (scaled against raw). Columns: pct, jaccard, raw, raw_low, raw_high, scaled, scaled_low, scaled_high,
     verdict. Cached. Used in: 01_linguistic_correlation."""
     p = get_profile(profile)
-    settings = lca_settings(p, lambdas)
-    path = lca_path(p, model, corpus, prop, f"ranking-comparison-{_tag(settings)}.json")
-    if path.exists():
-        return pd.DataFrame(read_json(path))
-    data = _data(p, model, corpus, prop, data)
-    orders = {name: variant_order(p, model, corpus, prop, data, name, lambdas) for name in ("raw", "scaled")}
-    groups, rows = groups_of_test(data), []
-    for pct in p.probe.percentages:
-        sets = {name: top(order, pct) for name, order in orders.items()}
-        found = {name: bootstrap_runs(retrained_runs(data, keep, settings, p.probe.seeds), groups, p.probe.n_boot,
-                                      p.seed) for name, keep in sets.items()}
-        rows.append({"pct": pct, "jaccard": jaccard(sets["raw"], sets["scaled"]),
-                     **{f"{name}{end}": getattr(found[name], attr) for name in found
-                        for end, attr in (("", "estimate"), ("_low", "low"), ("_high", "high"))},
-                     "verdict": verdict(found["scaled"], found["raw"])})
-    write_json(path, rows)
-    return pd.DataFrame(rows)
 
+    def build() -> list[dict]:
+        split = _data(p, model, corpus, prop, data)
+        settings = probe_settings(p, lambdas)
+        orders = {name: lca_order(p, model, corpus, prop, split, name, lambdas) for name in ("raw", "scaled")}
+        groups, rows = groups_of_test(split), []
+        for pct in p.probe.percentages:
+            sets = {name: top(order, pct) for name, order in orders.items()}
+            found = {name: bootstrap_runs(retrained_runs(split, keep, settings, p.probe.seeds), groups,
+                                          p.probe.n_boot, p.seed) for name, keep in sets.items()}
+            rows.append({"pct": pct, "jaccard": jaccard(sets["raw"], sets["scaled"]),
+                         **{f"{name}{end}": getattr(found[name], attr) for name in found
+                            for end, attr in (("", "estimate"), ("_low", "low"), ("_high", "high"))},
+                         "verdict": verdict(found["scaled"], found["raw"])})
+        return rows
+
+    return pd.DataFrame(cached(lca_path(p, model, corpus, prop, "ranking_comparison.json", lambdas=lambdas,
+                                        percentages=p.probe.percentages, seeds=p.probe.seeds,
+                                        n_boot=p.probe.n_boot), build))
 
 RESOLVE = "more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as MiniLM"
 
