@@ -2,10 +2,11 @@
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lib.methods.ablation import (ablation_table, fill_values, label_minimal_sets, mask, masked_accuracy,
-                                  minimal_set, results_dict, retrained_accuracy)
+                                  minimal_set, results_dict, results_table, retrained_accuracy)
 from lib.methods.probing import ProbeSettings, accuracy, synthetic_splits, train_probe
 from lib.methods.ranking import global_order
 
@@ -72,6 +73,21 @@ def test_seeds_and_draws_are_averaged_and_widen_nothing_they_do_not_touch(plante
     same = one.set_index(["method", "selection"]).loc[("masking", "top")]
     assert rows.loc[("masking", "top"), "accuracy"] == same.accuracy
     assert "3 draws" in rows.loc[("retraining", "random"), "interval"]
+    only_10 = ablation_table(probe, data, order, FAST, percentages=(10, 20), seed=0, progress=False, seeds=2,
+                             draws=3, replicate=(10,)).set_index(["method", "selection", "pct"])
+    assert only_10.loc[("retraining", "top", 10), "runs"] == 2 and only_10.loc[("retraining", "top", 20), "runs"] == 1
+    assert only_10.loc[("masking", "random", 20), "runs"] == 1
+
+
+def test_the_tidy_table_comes_back_from_the_results_file_form(planted):
+    data, _, probe, order = planted
+    table = ablation_table(probe, data, order, FAST, percentages=(10, 20), seed=0, progress=False)
+    back = results_table(results_dict(table))
+    columns = ["method", "selection", "pct", "accuracy", "low", "high"]
+    key = ["method", "selection", "pct"]
+    pd.testing.assert_frame_equal(back[columns].sort_values(key, ignore_index=True),
+                                  table[columns].astype({"pct": float}).sort_values(key, ignore_index=True),
+                                  check_dtype=False)
 
 
 def test_mean_fill_replaces_masked_neurons_by_their_training_mean(planted):

@@ -111,13 +111,15 @@ def _row(method: str, selection: str, pct: float, neurons: int, correct: np.ndar
 
 def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSettings,
                    percentages: Sequence[float] = (10, 15, 20), seed: int = 0, progress: bool = True,
-                   seeds: int = 1, draws: int = 1, fill: str = "zero", n_boot: int = 1000) -> pd.DataFrame:
+                   seeds: int = 1, draws: int = 1, fill: str = "zero", n_boot: int = 1000,
+                   replicate: Sequence[float] | None = None) -> pd.DataFrame:
     """Test accuracy with all neurons and with top / random / bottom ``percentages`` by masking and retraining,
     each with a 95 % interval.
 
     Masking uses ``probe`` with the other neurons set to ``fill`` ("zero", the paper, or "mean"); retraining trains
     ``seeds`` probes (seeds ``settings.seed``, +1, …) on top and bottom and one probe per random draw; random takes
-    ``draws`` seeded samples. Intervals resample test sentences and runs together (:func:`bootstrap_runs`).
+    ``draws`` seeded samples, at the percentages in ``replicate`` (default all; one seed and one draw elsewhere, to
+    save retrainings). Intervals resample test sentences and runs together (:func:`bootstrap_runs`).
     Tidy table: method (all, masking, retraining), selection, pct, neurons, accuracy, low, high, runs, interval.
     The paper's Tables 2 and 4, plus the random baseline (Grains'). Used in: 01_linguistic_correlation.
     """
@@ -125,15 +127,18 @@ def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSett
     groups, values = groups_of_test(data), fill_values(data.train[0], fill)
     hits = (predict(probe, test_acts) == test_labels)[None]
     rows = [_row("all", "all", 100, probe.n_neurons, hits, groups, n_boot, seed, "the LCA probe")]
-    for (name, pct), sets in tqdm(selections(order, percentages, seed, draws).items(), desc="top/random/bottom",
-                                  disable=not progress):
+    replicate = percentages if replicate is None else replicate
+    chosen = {**selections(order, percentages, seed, 1),
+              **selections(order, [pct for pct in percentages if pct in replicate], seed, draws)}
+    for (name, pct), sets in tqdm(chosen.items(), desc="top/random/bottom", disable=not progress):
+        n_seeds = seeds if pct in replicate else 1
         masked = np.stack([predict(probe, mask(test_acts, keep, values)) == test_labels for keep in sets])
         what = f"{len(sets)} draws" if name == "random" else "one probe"
         rows.append(_row("masking", name, pct, sets[0].size, masked, groups, n_boot, seed, what))
         retrained = np.concatenate([retrained_runs(data, keep, dataclasses.replace(settings, seed=settings.seed + i))
                                     for i, keep in enumerate(sets)]) if name == "random" \
-            else retrained_runs(data, sets[0], settings, seeds)
-        what = f"{len(sets)} draws, one probe each" if name == "random" else f"{seeds} probe seeds"
+            else retrained_runs(data, sets[0], settings, n_seeds)
+        what = f"{len(sets)} draws, one probe each" if name == "random" else f"{n_seeds} probe seeds"
         rows.append(_row("retraining", name, pct, sets[0].size, retrained, groups, n_boot, seed, what))
     return pd.DataFrame(rows).sort_values(["method", "selection", "pct"], kind="stable", ignore_index=True)
 
@@ -162,6 +167,19 @@ def results_dict(table: pd.DataFrame) -> dict:
                              for name in SELECTIONS for sel in [part[part.selection == name]]}
     out["intervals"] = intervals
     return out
+
+
+def results_table(nested: dict) -> pd.DataFrame:
+    """The tidy table (method, selection, pct, accuracy, low, high) back from :func:`results_dict`'s nested form, so
+    a cached results entry can be plotted without retraining. Used in: 01_linguistic_correlation."""
+    iv = nested["intervals"]
+    rows = [{"method": "all", "selection": "all", "pct": 100, "accuracy": nested["all"], "low": iv["all"][0],
+             "high": iv["all"][1]}]
+    rows += [{"method": method, "selection": name, "pct": float(pct), "accuracy": acc,
+              "low": iv[method][name][pct][0], "high": iv[method][name][pct][1]}
+             for method in ("masking", "retraining") for name in SELECTIONS
+             for pct, acc in nested[method][name].items()]
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)

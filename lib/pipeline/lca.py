@@ -142,7 +142,8 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         probe = lca_probe(p, model, corpus, prop, split, progress=False, lambdas=lambdas)
         order = lca_order(p, model, corpus, prop, split, ranking, lambdas)
         table = ablation_table(probe, split, order, settings, p.probe.percentages, seed=p.seed, progress=False,
-                               seeds=p.probe.seeds, draws=p.probe.random_draws, fill=fill, n_boot=p.probe.n_boot)
+                               seeds=p.probe.seeds, draws=p.probe.random_draws, fill=fill, n_boot=p.probe.n_boot,
+                               replicate=p.probe.replicate_percentages)
         result = results_dict(table)
         result.update(_against_majority(p, probe, split))
         found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta)
@@ -156,12 +157,14 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
         result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
         result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
-                             "seeds": p.probe.seeds, "random_draws": p.probe.random_draws, "verdict_pct": pct}
+                             "seeds": p.probe.seeds, "random_draws": p.probe.random_draws,
+                             "replicated_at": list(p.probe.replicate_percentages), "verdict_pct": pct}
         return result
 
     return cached(lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
                            percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
-                           draws=p.probe.random_draws, n_boot=p.probe.n_boot), build)
+                           draws=p.probe.random_draws, n_boot=p.probe.n_boot,
+                           replicate=p.probe.replicate_percentages), build)
 
 
 def _against_majority(p: Profile, probe: Probe, data) -> dict:
