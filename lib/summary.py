@@ -231,7 +231,8 @@ def write_summary(profile: str) -> Path:
     parts = [f"# Grains — summary of the `{p.name}` run",
              "Headline numbers of every notebook, beside the paper's (Dalvi et al. 2019, \"What Is One Grain of Sand "
              "in the Desert?\") where it has one. Accuracies are fractions, gaps in accuracy points.",
-             "## Key numbers\n\n" + (markdown_table(key, ["quantity", "measured", "paper", "interval", "verdict", "notebook"])
+             "## Key numbers\n\n" + (markdown_table(key, ["quantity", "measured", "paper", "interval", "verdict",
+                                                             "notebook"])
                                       if key else "_No notebook has run yet._")]
     for stem, (title, render) in SECTIONS.items():
         path, html = folder / f"{stem}.json", folder / f"{stem}.html"

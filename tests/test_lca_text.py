@@ -25,3 +25,15 @@ def test_a_probe_below_maj_is_said_plainly_and_overlaps_are_not_resolved():
 def test_numbers_are_shown_with_their_interval():
     assert with_interval(0.5, [0.4, 0.6]) == "0.500 [0.400, 0.600]"
     assert with_interval(-4.26, [-7.1, -1.6], 1) == "-4.3 [-7.1, -1.6]" and with_interval(0.5, None) == "0.500"
+
+
+def test_the_best_layer_is_compared_with_the_embedding_layer():
+    from lib.pipeline.lca import layer_text
+
+    r = {"layers": {"L1": 0.9, "L2": 0.7}, "embedding": 0.8,
+         "intervals": {"layers": {"L1": [0.88, 0.92], "L2": [0.6, 0.8]}, "embedding": [0.78, 0.82]}}
+    text = layer_text({"lm": {"pos": r}, "en-de": {"morph": {"layers": {}, "embedding": None}}})
+    assert text.startswith("- **lm · pos**: the best hidden layer, L1 (0.900 [0.880, 0.920]), beats")
+    assert "en-de" not in text
+    r["intervals"]["layers"]["L1"] = [0.7, 0.95]
+    assert "is not resolved against" in layer_text({"lm": {"pos": r}})

@@ -23,7 +23,8 @@ import pandas as pd
 from lib.methods.ablation import (ablation_table, groups_of_test, minimal_set, results_dict, retrained_runs,
                                   table_interval)
 from lib.methods.baselines import majority_correct
-from lib.methods.intervals import bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference, verdict
+from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
+                                   verdict)
 from lib.methods.per_layer import layer_accuracies, probe_interval
 from lib.methods.probing import LambdaSearch, Probe, ProbeSettings, lambda_search, predict, train_probe
 from lib.methods.ranking import global_order, jaccard, ranking_weights, top
@@ -239,7 +240,8 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
                                         percentages=p.probe.percentages, seeds=p.probe.seeds,
                                         n_boot=p.probe.n_boot), build))
 
-RESOLVE = "more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as MiniLM"
+RESOLVE = ("more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as "
+           "MiniLM")
 
 
 def with_interval(value: float, interval: list[float] | None, digits: int = 3) -> str:
@@ -273,4 +275,24 @@ def evidence_text(results: dict) -> str:
                 lines.append(f"  - {shown}: " + ("top is better" if verdict_ == "higher" else
                                                 "top is **worse**" if verdict_ == "lower" else
                                                 f"not resolved at this scale ({RESOLVE})") + ".")
+    return "\n".join(lines)
+
+
+def layer_text(results: dict) -> str:
+    """Plain-words verdicts (markdown) of the :func:`layer_summary` entries in ``results[model][prop]``: does the
+    best hidden layer beat the embedding layer (the lexical baseline)? "not resolved" where the intervals overlap.
+    Used in: 01_linguistic_correlation."""
+    lines = []
+    for model, per_prop in results.items():
+        for prop, r in per_prop.items():
+            if not r.get("layers") or r.get("embedding") is None:
+                continue
+            iv = r["intervals"]
+            best = max(r["layers"], key=r["layers"].get)
+            hidden = Interval(r["layers"][best], *iv["layers"][best], 1, "bootstrap")
+            lexical = Interval(r["embedding"], *iv["embedding"], 1, "bootstrap")
+            said = {"higher": "beats", "lower": "is **below**", "not resolved": "is not resolved against"}
+            lines.append(f"- **{model} · {prop}**: the best hidden layer, {best} "
+                         f"({with_interval(hidden.estimate, iv['layers'][best])}), {said[verdict(hidden, lexical)]} "
+                         f"the embedding layer ({with_interval(lexical.estimate, iv['embedding'])}).")
     return "\n".join(lines)
