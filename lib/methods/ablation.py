@@ -5,9 +5,8 @@ Two ways (METHODS.md §1): **masking** keeps the trained probe and zeros every o
 until a retrained probe comes within δ of the all-neuron one. ``data`` is anything with ``train``, ``dev``,
 ``test`` ``(acts, labels, words)`` triples (``lib.pipeline.extraction.ProbeData``, ``lib.methods.probing.Splits``).
 
-Ablation in the model (METHODS.md §3): zero the first 0, n, 2n, … neurons of an order inside the running model and
-measure the task (greedy BLEU for NMT, perplexity for the LM), with every point cached.
-Used in: 01_linguistic_correlation, 03_ablation_in_the_model, 04_localized_or_distributed.
+Ablation inside the model is ``lib.methods.damage`` (and ``lib.pipeline.model_ablation``).
+Used in: 01_linguistic_correlation, 04_localized_or_distributed.
 """
 from __future__ import annotations
 
@@ -268,80 +267,3 @@ def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequ
         rows.append({"label": label, "neurons": found.neurons, "share": found.share, "f1_all": f1_all,
                      "f1": found.score})
     return pd.DataFrame(rows, columns=["label", "neurons", "share", "f1_all", "f1"])
-
-# ---------------------------------------------------------------- ablation inside the model
-
-def ablation_counts(n_neurons: int, step: float, max_share: float) -> list[int]:
-    """Numbers of neurons zeroed along a curve: 0, n, 2n, … up to ``max_share`` of them (n = ``step`` share, ≥ 1)."""
-    if not 0 < step <= 1 or not 0 <= max_share <= 1:
-        raise ValueError(f"step must lie in (0, 1] and max_share in [0, 1]; got {step}, {max_share}")
-    n = max(1, round(step * n_neurons))
-    return list(range(0, int(round(max_share * n_neurons)) + 1, n))
-
-
-def drop_table(curves: dict[str, list[list[float]]], n_neurons: int,
-               shares: Sequence[float] = (0.025, 0.1, 0.2)) -> pd.DataFrame:
-    """Change of the task metric from the unablated model at given shares of neurons zeroed (orders × shares).
-
-    Uses the curve point nearest to each share; a share beyond the curve's last point is left out.
-    Used in: 03_ablation_in_the_model.
-    """
-    rows = {}
-    for name, points in curves.items():
-        ks = np.array([k for k, _ in points])
-        values = np.array([v for _, v in points])
-        base = values[ks == 0][0]
-        row = {}
-        for share in shares:
-            target = share * n_neurons
-            if target <= ks.max():
-                row[f"{100 * share:g}%"] = values[np.abs(ks - target).argmin()] - base
-        rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def damage(curve: dict[str, list[list[float]]], metric: str) -> pd.Series:
-    """How much each order hurts the task, averaged over its curve: BLEU points lost, or log-perplexity gained.
-
-    Orders are sorted most damaging first, so the paper's finding (CCA-top, then LCA, then bottom) can be read off.
-    Used in: 03_ablation_in_the_model.
-    """
-    out = {}
-    for name, points in curve.items():
-        ks, values = np.asarray(points, dtype=float).T
-        base = values[ks == 0][0]
-        harm = base - values if metric == "bleu" else np.log(values / base)
-        out[name] = float(harm[ks > 0].mean()) if (ks > 0).any() else 0.0
-    return pd.Series(out, name="damage").sort_values(ascending=False, kind="stable")
-
-
-def paper_finding(damage: pd.Series) -> dict:
-    """Check the paper's finding on one model's damages (from :func:`damage`, order name -> harm).
-
-    Returns booleans: CCA-top hurts at least as much as every LCA-top order; every LCA-top order hurts more than
-    every bottom order; the LCA-top orders hurt more than random on average; and the orders, most damaging first.
-    Used in: 03_ablation_in_the_model.
-    """
-    damage = damage.dropna()
-    lca = damage[damage.index.str.startswith("LCA-top")]
-    bottoms = damage[damage.index.str.contains("bottom")]
-    return {"cca_top_hurts_most": bool(lca.empty or damage["CCA-top"] >= lca.max()),
-            "lca_top_hurts_more_than_bottom": bool(lca.empty or bottoms.empty or lca.min() > bottoms.max()),
-            "lca_top_hurts_more_than_random": bool(lca.empty or lca.mean() > damage["random"]),
-            "ranking": list(damage.sort_values(ascending=False, kind="stable").index)}
-
-
-def finding_text(findings: dict[str, dict]) -> str:
-    """A plain-words verdict (markdown) of :func:`paper_finding` over models. Used in: 03_ablation_in_the_model."""
-    claims = {"cca_top_hurts_most": "zeroing CCA-top neurons hurts at least as much as any LCA-top order",
-              "lca_top_hurts_more_than_bottom": "every LCA-top order hurts more than the bottom orders",
-              "lca_top_hurts_more_than_random": "LCA-top neurons hurt more than random ones"}
-    lines = []
-    for key, claim in claims.items():
-        holds = [model for model, f in findings.items() if f[key]]
-        fails = [model for model, f in findings.items() if not f[key]]
-        verdict = "holds for every model" if not fails else (
-            "holds for no model" if not holds else f"holds for {', '.join(holds)} but not {', '.join(fails)}")
-        lines.append(f"- The paper's claim that {claim} **{verdict}**.")
-    lines += [f"- {model}: most damaging first — {', '.join(f['ranking'])}." for model, f in findings.items()]
-    return "\n".join(lines)

@@ -61,10 +61,45 @@ class NeuronMap:
                              f"{self.units} units)")
         return ids
 
-    def keep_mask(self, zero: Iterable[int] | None, device=None) -> Tensor | None:
-        """1/0 mask [layers, directions, units] with 0 at the neurons in ``zero``; ``None`` when ``zero`` is None."""
+    def ablation(self, zero: Iterable[int] | Ablation | None) -> Ablation | None:
+        """``zero`` (neuron ids to zero, or an :class:`Ablation`) as a checked :class:`Ablation`; None stays None."""
         if zero is None:
             return None
+        if isinstance(zero, Ablation):
+            return Ablation(self.check(zero.ids), zero.values)
+        return Ablation(self.check(zero))
+
+    def masks(self, zero: Iterable[int] | Ablation | None, device=None) -> tuple[Tensor | None, Tensor | None]:
+        """What a model does to its hidden states h [layers, directions, units] to ablate ``zero``:
+        ``h · keep + fill``. ``keep`` is 0 at the ablated neurons and 1 elsewhere; ``fill`` holds their replacement
+        values (None when they are zeroed). Both None when ``zero`` is None (nothing ablated)."""
+        ablation = self.ablation(zero)
+        if ablation is None:
+            return None, None
+        ids = torch.as_tensor(ablation.ids, device=device)
         keep = torch.ones(self.size, device=device)
-        keep[torch.as_tensor(self.check(zero), device=device)] = 0.0
-        return keep.view(self.layers, self.directions, self.units)
+        keep[ids] = 0.0
+        fill = None
+        if ablation.values is not None:
+            fill = torch.zeros(self.size, device=device)
+            fill[ids] = torch.as_tensor(ablation.values, dtype=torch.float32, device=device)
+            fill = fill.view(self.layers, self.directions, self.units)
+        return keep.view(self.layers, self.directions, self.units), fill
+
+
+@dataclass(frozen=True, eq=False)
+class Ablation:
+    """Neurons to ablate inside a model and what they output instead: ``ids`` (global ids) and ``values`` (one per
+    id, e.g. the neuron's mean activation: mean ablation), or ``values=None`` for zeroing (the paper's choice).
+
+    Mean ablation removes a neuron's information without shifting the network by a constant, which matters for
+    saturated units whose zero is far from anything they ever output. Used in: 03_ablation_in_the_model.
+    """
+
+    ids: np.ndarray
+    values: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.values is not None and np.shape(self.values) != np.shape(self.ids):
+            raise ValueError(f"an ablation needs one value per neuron: {np.size(self.ids)} ids, "
+                             f"{np.size(self.values)} values")

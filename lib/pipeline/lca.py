@@ -31,7 +31,9 @@ from lib.methods.ranking import global_order, jaccard, ranking_weights, top
 from lib.methods.selectivity import selectivity
 from lib.pipeline.artifacts import atomic_path
 from lib.pipeline.cache import NPY, Format, artifact, cached, model_key, split_key
+from lib.pipeline.corpora import corpus_id
 from lib.pipeline.profiles import Profile, get_profile
+from lib.pipeline.properties import property_id
 
 
 def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None) -> ProbeSettings:
@@ -71,9 +73,9 @@ def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: s
     the property, the probe settings and any ``extra`` setting the artifact alone depends on — not by unrelated
     profile fields such as the ablation step."""
     p = get_profile(profile)
-    key = {"model": model_key(p, model), "split": split_key(p, corpus), "prop": prop,
+    key = {"model": model_key(p, model), "split": split_key(p, corpus), "prop": property_id(prop),
            "settings": probe_settings(p, extra.pop("lambdas", None)), **extra}
-    return artifact(p, "lca", f"{model}-{corpus}-{prop}", key, name)
+    return artifact(p, "lca", f"{model}-{corpus_id(corpus)}-{property_id(prop)}", key, name)
 
 
 def _data(profile: str | Profile, model: str, corpus: str, prop: str, data):

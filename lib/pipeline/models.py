@@ -7,6 +7,8 @@ concatenate the hidden states. Zeroing a neuron sets its hidden output h_t to ex
 own layer's recurrence (the zeroed h_t is what the next step reads), as input to the next layer, and in everything
 downstream (attention, decoder initialisation, softmax). The cell state c_t is left untouched: the unit still
 computes its memory, but nothing ever reads that memory except through the zeroed h_t.
+Mean ablation (``zero`` a ``lib.methods.neurons.Ablation`` with values) sets h_t to a fixed value per neuron
+instead of 0, everywhere the zero would go.
 Without a mask (``zero=None``) the fused ``nn.LSTM`` runs; with one (any iterable of ids, even an empty one),
 :func:`stepwise_lstm` runs the same weights step by step (only in the encoder: the decoder is never masked).
 Used in: 00_data_and_models, 03_ablation_in_the_model, extraction of activations.
@@ -36,8 +38,10 @@ def fused_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tenso
     return out, h
 
 
-def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
-    """The same layer as :func:`fused_lstm`, step by step, with h_t multiplied by ``keep`` [directions, hidden].
+def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor, fill: Tensor | None = None
+                  ) -> tuple[Tensor, Tensor]:
+    """The same layer as :func:`fused_lstm`, step by step, with h_t replaced by h_t · ``keep`` + ``fill`` (each
+    [directions, hidden]; ``fill`` None means 0: the ablated units output exactly zero).
 
     Both directions advance together (one batched matmul per step); the backward direction reads time reversed,
     and a state is frozen past a sequence's end so the final h equals the packed fused one. c_t is not masked.
@@ -56,13 +60,14 @@ def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor) -> tu
         valid = valid[None]
     valid = valid.unsqueeze(-1)
     keep = keep[:, None, :]
+    fill = 0.0 if fill is None else fill[:, None, :]
     h = x.new_zeros(len(suffixes), batch, lstm.hidden_size)
     c = torch.zeros_like(h)
     outputs = []
     for t in range(time):
         i, f, g, o = (projected[:, :, t] + torch.bmm(h, w_hh)).chunk(4, dim=-1)
         c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h_new = torch.sigmoid(o) * torch.tanh(c_new) * keep
+        h_new = torch.sigmoid(o) * torch.tanh(c_new) * keep + fill
         step_valid = valid[:, :, t]
         c = torch.where(step_valid, c_new, c)
         h = torch.where(step_valid, h_new, h)
@@ -89,11 +94,12 @@ class LSTMStack(nn.Module):
     def forward(self, src: Tensor, lengths: Tensor, zero: Iterable[int] | None = None
                 ) -> tuple[list[Tensor], list[Tensor]]:
         """Per layer: outputs [batch, time, directions × hidden] and final h [directions, batch, hidden]."""
-        keep = self.neuron_map.keep_mask(zero, src.device)
+        keep, fill = self.neuron_map.masks(zero, src.device)
         x = self.dropout(self.embed(src))
         outputs, finals = [], []
         for layer, lstm in enumerate(self.lstms):
-            out, h = fused_lstm(lstm, x, lengths) if keep is None else stepwise_lstm(lstm, x, lengths, keep[layer])
+            out, h = fused_lstm(lstm, x, lengths) if keep is None else \
+                stepwise_lstm(lstm, x, lengths, keep[layer], None if fill is None else fill[layer])
             outputs.append(out)
             finals.append(h)
             x = self.dropout(out)

@@ -131,7 +131,7 @@ DEMO = Profile(
                      batch_size=1024, lr=5e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25, seeds=2, random_draws=3,
                      replicate_percentages=(10,)),
-    ablation=AblationSizes(step=0.025, max_share=0.3, test_sentences=500),
+    ablation=AblationSizes(step=0.05, max_share=0.3, test_sentences=None),
 )
 
 PAPER = Profile(
