@@ -130,6 +130,9 @@ def searched_lambdas(profile: str | Profile, model: str, corpus: str, prop: str,
                         l1=found["l1"], l2=found["l2"])
 
 
+MINIMAL_SEARCH = {"exact_up_to": 32, "step_pct": 1.0}  # the minimal set: every size up to 32 neurons, then 1 % steps
+
+
 def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
             fill: str = "zero", lambdas: tuple[float, float] | None = None) -> dict:
     """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "masking",
@@ -149,8 +152,9 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
                                replicate=p.probe.replicate_percentages)
         result = results_dict(table)
         result.update(_against_majority(p, probe, split))
-        found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta)
-        result["minimal_set"] = {"neurons": found.neurons, "share": found.share}
+        found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta,
+                            **MINIMAL_SEARCH)
+        result["minimal_set"] = {"neurons": found.neurons, "share": found.share, "retrainings": found.retrainings}
         chosen = selectivity(split, settings, seed=p.seed).interval(groups_of_test(split), p.probe.n_boot, p.seed)
         result["selectivity"] = chosen.estimate
         result["intervals"].update(selectivity=chosen.as_list(), majority=result.pop("majority_interval"),
@@ -167,7 +171,7 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
     return cached(lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
                            percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
                            draws=p.probe.random_draws, n_boot=p.probe.n_boot,
-                           replicate=p.probe.replicate_percentages), build)
+                           replicate=p.probe.replicate_percentages, minimal_search=MINIMAL_SEARCH), build)
 
 
 def _against_majority(p: Profile, probe: Probe, data) -> dict:
