@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from lib.methods.analysis import resolved
-from lib.methods.intervals import Interval
+from lib.methods.intervals import Interval, excludes_zero, spread
 from lib.pipeline.artifacts import read_json, write_text
 from lib.pipeline.profiles import get_profile, reports_dir
 
@@ -53,14 +53,61 @@ def _data_and_models(r: dict) -> str:
     return markdown_table(rows, ["model", "metric", "value"]) if rows else "No BLEU or perplexity recorded."
 
 
+def _shown(value: float, interval: list[float] | None) -> str:
+    """``0.805 [0.790, 0.820]``: a value with its 95 % interval (just the value when none was recorded)."""
+    return f"{value:.3f}" if not interval else f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
 def _linguistic_correlation(r: dict) -> str:
-    rows = [{"model": m, "prop": q, "all": x["all"], **{f"{sel} 10 %": x["retraining"][sel]["10"]
-                                                        for sel in ("top", "random", "bottom")},
-             "minimal share": x["minimal_set"]["share"], "selectivity": x.get("selectivity")}
-            for m, props in r["results"].items() for q, x in props.items()]
-    return ("Probe accuracy with all neurons and retrained on the top / random / bottom 10 %, minimal-set share:\n\n"
-            + markdown_table(rows, ["model", "prop", "all", "top 10 %", "random 10 %", "bottom 10 %",
-                                    "minimal share", "selectivity"]))
+    rows = []
+    for m, props in r["results"].items():
+        for q, x in props.items():
+            iv = x.get("intervals", {})
+            rows.append({"model": m, "prop": q, "MAJ": _shown(x["majority"], iv.get("majority"))
+                         if "majority" in x else None, "all": _shown(x["all"], iv.get("all")),
+                         "vs MAJ": x.get("verdicts", {}).get("probe_vs_majority"),
+                         **{f"{sel} 10 %": _shown(x["retraining"][sel]["10"],
+                                                 iv.get("retraining", {}).get(sel, {}).get("10"))
+                            for sel in ("top", "random", "bottom")},
+                         "top vs random": x.get("verdicts", {}).get("top_vs_random"),
+                         "minimal share": x["minimal_set"]["share"],
+                         "selectivity": None if x.get("selectivity") is None
+                         else _shown(x["selectivity"], iv.get("selectivity"))})
+    variant = (f"Ranking by {'raw |W| (the paper)' if r.get('ranking') == 'raw' else '|W·σ| (Grains)'}"
+               f"{', masking by ' + r['fill'] if 'fill' in r else ''}. " if "ranking" in r else "")
+    return (f"{variant}Probe accuracy with all neurons beside MAJ (the paper's Table 1 baseline: each word's most "
+            "frequent training label), retrained on the top / random / bottom 10 % (random is Grains' addition), "
+            "minimal-set share and selectivity; 95 % intervals in brackets, verdicts \"not resolved\" where they "
+            "overlap:\n\n"
+            + markdown_table(rows, ["model", "prop", "MAJ", "all", "vs MAJ", "top 10 %", "random 10 %",
+                                    "bottom 10 %", "top vs random", "minimal share", "selectivity"]))
+
+
+def _verdict_counts(verdicts: list[str]) -> str:
+    """``"2 higher, 1 lower, 3 not resolved"`` over (model, prop) pairs."""
+    return ", ".join(f"{verdicts.count(v)} {v}" for v in ("higher", "lower", "not resolved") if verdicts.count(v))
+
+
+def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
+    """Notebook 01's key rows: the mean top − bottom gap with a t interval over (model, prop) pairs, and how many
+    pairs beat MAJ and random (verdicts from their intervals)."""
+    entries = [x for props in r["results"].values() for x in props.values()]
+    gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"]) for x in entries]
+    if not gaps:
+        return
+    gap = spread(gaps)
+    add("LCA top − bottom 10 % retrained (points, mean over model × property)", gap.estimate, None,
+        "01_linguistic_correlation", interval=gap.as_list() if gap.n > 1 else None,
+        verdict=excludes_zero(gap) if gap.n > 1 else "not resolved (one pair)")
+    verdicts = [x.get("verdicts", {}) for x in entries]
+    if all("probe_vs_majority" in v for v in verdicts):
+        add("all-neuron probe against MAJ (model × property pairs)",
+            _verdict_counts([v["probe_vs_majority"] for v in verdicts]), "all higher (Table 1)",
+            "01_linguistic_correlation", verdict="each pair by its paired 95 % interval")
+    if all("top_vs_random" in v for v in verdicts):
+        add("top against random 10 %, retrained (model × property pairs)",
+            _verdict_counts([v["top_vs_random"] for v in verdicts]), None, "01_linguistic_correlation",
+            verdict="each pair by its 95 % intervals")
 
 
 def _cross_model(r: dict) -> str:
@@ -223,11 +270,7 @@ def key_numbers(profile: str) -> list[dict[str, Any]]:
             add(f"LM perplexity ({lang})", float(value), None, "00_data_and_models",
                 _as_interval(recorded.get("perplexity", {}).get(lang)))
     if (r := _read(folder, "01_linguistic_correlation")) is not None:
-        gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"])
-                for props in r["results"].values() for x in props.values()]
-        if gaps:
-            add("LCA top − bottom 10 % retrained (points, mean)", sum(gaps) / len(gaps), None,
-                "01_linguistic_correlation")
+        _linguistic_key_numbers(r, add)
     if (r := _read(folder, "03_ablation_in_the_model")) is not None:
         damage, mode = _damage(r), r.get("ablation", "zero")
         for model, orders in r["curves"].items():

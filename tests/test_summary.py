@@ -46,7 +46,31 @@ def test_summary_puts_measured_numbers_beside_the_papers(reports):
     assert "| top − bottom 10 % gap, LM (points) | 33.000 | [20.000, 46.000] | 25.500 | not resolved |" in text
     assert "| top − bottom 10 % gap, NMT (points) | 11.000 | [0.000, 22.000] | 12.800 | not resolved |" in text
     assert "| BLEU en-de | 31.500 | none recorded |" in text and "| LM perplexity (en) | 55.000 |" in text
-    assert "| LCA top − bottom 10 % retrained (points, mean) | 30.000 |" in text  # (20 + 40) / 2
+    assert "| LCA top − bottom 10 % retrained (points, mean over model × property) | 30.000 |" in text  # (20+40)/2
+
+
+def _lca_with_evidence(top, bottom, majority, vs_majority):
+    result = _lca(top, bottom)
+    block = {sel: {"10": [value - 0.05, value + 0.05]} for sel, value in (("top", top), ("bottom", bottom),
+                                                                         ("random", (top + bottom) / 2))}
+    return {**result, "majority": majority, "verdicts": {"probe_vs_majority": vs_majority,
+                                                         "top_vs_random": "not resolved"},
+            "intervals": {"all": [0.88, 0.92], "majority": [majority - 0.01, majority + 0.01],
+                          "retraining": block, "selectivity": [0.1, 0.3]}}
+
+
+def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
+    lca = {"ranking": "raw", "fill": "zero",
+           "results": {"en-de": {"pos": _lca_with_evidence(0.8, 0.6, 0.93, "lower")},
+                       "lm": {"pos": _lca_with_evidence(0.7, 0.3, 0.85, "higher")}}}
+    (reports / "01_linguistic_correlation.json").write_text(json.dumps(lca))
+    rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
+    gap = rows["LCA top − bottom 10 % retrained (points, mean over model × property)"]
+    assert gap["interval"] is not None and gap["verdict"] == "not resolved"  # 20 and 40 over two pairs: t wide
+    assert rows["all-neuron probe against MAJ (model × property pairs)"]["measured"] == "1 higher, 1 lower"
+    text = summary.write_summary("tiny").read_text()
+    assert "| en-de | pos | 0.930 [0.920, 0.940] | 0.900 [0.880, 0.920] | lower | 0.800 [0.750, 0.850] |" in text
+    assert "raw |W| (the paper)" in text and "not resolved" in text
 
 
 def test_key_numbers_have_an_interval_and_a_verdict_column(reports):

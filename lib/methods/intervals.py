@@ -70,6 +70,27 @@ def bootstrap_accuracy(correct: Sequence[bool], groups: Sequence[int], n_boot: i
     return _percentile(estimate[0], samples[:, 0], n, level, "accuracy")
 
 
+def bootstrap_runs(correct: np.ndarray, groups: Sequence[int], n_boot: int = 1000, seed: int = 0,
+                   level: float = 0.95) -> Interval:
+    """Mean accuracy over several runs (probe seeds or random draws) scored on the same test words, ``correct``
+    runs × words (bools), with a two-level bootstrap: each resample draws sentences and runs with replacement, so
+    the interval holds both the test-set and the run-to-run spread. One run is :func:`bootstrap_accuracy`.
+    Used in: 01_linguistic_correlation (``lib.methods.ablation.ablation_table``)."""
+    correct = np.atleast_2d(np.asarray(correct, dtype=np.float64))
+    runs = correct.shape[0]
+    if runs == 1:
+        return bootstrap_accuracy(correct[0], groups, n_boot, seed, level)
+    sums, words = _sentence_sums(correct.T, groups)
+    rng = np.random.default_rng(seed)
+    sentence_counts = rng.multinomial(words.size, np.full(words.size, 1 / words.size), size=n_boot)
+    run_counts = rng.multinomial(runs, np.full(runs, 1 / runs), size=n_boot)
+    samples = ((sentence_counts @ sums) * run_counts).sum(1) / (runs * (sentence_counts @ words))
+    estimate = sums.sum() / (runs * words.sum())
+    found = _percentile(estimate, samples, words.size, level, f"accuracy over {runs} runs")
+    return Interval(found.estimate, found.low, found.high, found.n,
+                    found.method.replace("percentile bootstrap over", "two-level bootstrap (runs and") + ")")
+
+
 def paired_difference(correct_a: Sequence[bool], correct_b: Sequence[bool], groups: Sequence[int],
                       n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
     """acc_a − acc_b of two classifiers on the same words, with a paired bootstrap interval over sentences (both
