@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from lib.pipeline.corpora import multi30k
 from lib.pipeline.decoding import beam_search
 from lib.pipeline.profiles import get_profile
-from lib.pipeline.subwords import train_vocab
+from lib.pipeline.subwords import PAD, train_vocab
 from lib.pipeline.training import batch_loss, batches, build_model, collate, device, encode_examples, model_config
 
 
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--decode-sentences", type=int, default=128, help="sentences per decoding measurement")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the fastest counts")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--batch-tokens", type=int, default=4000, help="padded pieces per batch (ours)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     p = get_profile(args.profile)
@@ -51,20 +53,21 @@ def main() -> None:
     print(f"profile {p.name}: emb {p.nmt.emb}, hidden {p.nmt.hidden}, batch {p.nmt.batch_size}, "
           f"{len(examples)} sentences, device {dev}, {args.threads} threads")
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=p.nmt.lr)
-    order = batches(examples, p.nmt.batch_size, np.random.default_rng(0))
-
-    def train_pass() -> None:
-        model.train()
-        for idx in order:
-            loss, n = batch_loss(model, collate([examples[i] for i in idx], dev))
-            optimizer.zero_grad()
-            (loss / n).backward()
-            optimizer.step()
-
-    train_rate = len(examples) / best_time(train_pass, args.repeats)
-    print(f"training: {train_rate:.0f} sentences/s "
-          f"(an epoch of 29,000 sentences ≈ {29000 / train_rate / 60:.1f} min)")
+    baseline_order = sentence_batches(examples, 64, np.random.default_rng(0))
+    ours_order = batches(examples, 10 ** 6, np.random.default_rng(0), args.batch_tokens)
+    rates = {
+        "baseline (64 sentences by source length, logits at every position)":
+            train_rate(model, examples, baseline_order, full_logits_loss, dev, args.repeats),
+        "64 sentences by source length, logits of real pieces only":
+            train_rate(model, examples, baseline_order, batch_loss, dev, args.repeats),
+        f"ours ({args.batch_tokens} padded pieces by source+target length, logits of real pieces)":
+            train_rate(model, examples, ours_order, batch_loss, dev, args.repeats)}
+    base = next(iter(rates.values()))
+    for label, rate in rates.items():
+        print(f"training, {label}: {rate:.0f} sentences/s ({rate / base:.2f}× baseline; "
+              f"an epoch of 29,000 sentences ≈ {29000 / rate / 60:.1f} min)")
+    print(f"  padded pieces per real piece: baseline {padding(examples, baseline_order):.2f}, "
+          f"ours {padding(examples, ours_order):.2f}; batches: {len(baseline_order)} vs {len(ours_order)}")
 
     model.eval()
     decode_set = examples[:args.decode_sentences]
@@ -88,6 +91,46 @@ def main() -> None:
     beam = decode_rate(False, beam=p.nmt.beam)
     print(f"beam search (beam {p.nmt.beam}), batches of 64: {beam:.0f} sentences/s "
           f"({batched / beam:.1f}× slower than greedy)")
+
+
+def sentence_batches(examples, size: int, rng: np.random.Generator) -> list[list[int]]:
+    """The previous batching (the baseline): fixed sentence counts, sorted by source length in pools of 50."""
+    lengths = np.array([len(ex[0]) for ex in examples])
+    order = rng.permutation(len(examples))
+    pools = [order[i:i + size * 50] for i in range(0, len(order), size * 50)]
+    order = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in pools])
+    return [order[i:i + size].tolist() for i in range(0, len(order), size)]
+
+
+def full_logits_loss(model, batch, smoothing: float = 0.0):
+    """The previous loss (the baseline): logits and softmax at every target position, padding ignored after."""
+    src, lengths, tgt = batch
+    logits, target = model(src, lengths, tgt[:, :-1]), tgt[:, 1:]
+    loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD, label_smoothing=smoothing,
+                           reduction="sum")
+    return loss, int((target != PAD).sum())
+
+
+def train_rate(model, examples, order, loss_fn, dev: str, repeats: int) -> float:
+    """Training sentences per second of Adam steps over the index batches ``order`` (fastest of ``repeats``)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def run() -> None:
+        model.train()
+        for idx in order:
+            loss, n = loss_fn(model, collate([examples[i] for i in idx], dev), 0.1)
+            optimizer.zero_grad()
+            (loss / n).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+    return sum(map(len, order)) / best_time(run, repeats)
+
+
+def padding(examples, order) -> float:
+    """Padded source + target pieces per real piece over the batches ``order``."""
+    padded = sum(len(idx) * (max(len(examples[i][0]) for i in idx) + max(len(examples[i][1]) for i in idx))
+                 for idx in order)
+    return padded / sum(len(examples[i][0]) + len(examples[i][1]) for idx in order for i in idx)
 
 
 def best_time(fn, repeats: int) -> float:

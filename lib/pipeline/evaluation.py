@@ -48,11 +48,12 @@ def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = No
 def bleu(trained, profile: str | Profile, zero: Iterable[int] | None = None) -> float:
     """Corpus BLEU on the profile's slice of Multi30K test_2016_flickr, beam ``profile.nmt.beam``."""
     from lib.pipeline.corpora import multi30k
+    from lib.pipeline.training import parse_name
 
     p = get_profile(profile)
     if trained.tgt_vocab is None:
         raise ValueError(f"model {trained.name!r} is a language model; BLEU needs an NMT model")
-    tgt = trained.name.split("-")[1]
+    tgt = parse_name(trained.name)[0][1]
     test = multi30k("test_2016_flickr", ["en", tgt], p)
     return score_bleu(translate(trained, test["en"], zero, beam=p.nmt.beam), test[tgt])
 
