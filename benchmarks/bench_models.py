@@ -1,14 +1,18 @@
-"""Model throughput: training (sentences/s), and decoding greedy batched vs one sentence at a time, plus the cost
-of an encoder mask (step-by-step encoder) against the fused one, all measured in the same run.
+"""Model throughput, all measured in the same run: training (sentences/s) with the previous batching and loss (the
+baseline) against token-based length batches and an output layer over real target pieces only (ours), in rounds
+that alternate the variants; two training processes of one thread each against one of two threads; decoding greedy
+batched vs one sentence at a time, and the cost of an encoder mask (step-by-step encoder) against the fused one.
 
 Runs on real Multi30K sentences with a freshly initialised model of the chosen profile's NMT sizes (no training
 needed: speed hardly depends on the weights), so it takes seconds to a few minutes. Each measurement is repeated and
 the fastest counts, since other processes on a shared CPU make single timings noisy.
-Usage: .venv/bin/python benchmarks/bench_models.py [--profile tiny|demo] [--sentences N] [--threads T]
+Usage: .venv/bin/python benchmarks/bench_models.py [--profile tiny|demo] [--sentences N] [--threads T] [--jobs J]
+       [--batch-tokens B]
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -37,6 +41,7 @@ def main() -> None:
     parser.add_argument("--decode-sentences", type=int, default=128, help="sentences per decoding measurement")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the fastest counts")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--jobs", type=int, default=2, help="processes training at once (0 or 1: skip)")
     parser.add_argument("--batch-tokens", type=int, default=4000, help="padded pieces per batch (ours)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,19 +60,28 @@ def main() -> None:
 
     baseline_order = sentence_batches(examples, 64, np.random.default_rng(0))
     ours_order = batches(examples, 10 ** 6, np.random.default_rng(0), args.batch_tokens)
-    rates = {
-        "baseline (64 sentences by source length, logits at every position)":
-            train_rate(model, examples, baseline_order, full_logits_loss, dev, args.repeats),
-        "64 sentences by source length, logits of real pieces only":
-            train_rate(model, examples, baseline_order, batch_loss, dev, args.repeats),
+    variants = {
+        "baseline (64 sentences by source length, logits at every position)": (baseline_order, full_logits_loss),
+        "64 sentences by source length, logits of real pieces only": (baseline_order, batch_loss),
         f"ours ({args.batch_tokens} padded pieces by source+target length, logits of real pieces)":
-            train_rate(model, examples, ours_order, batch_loss, dev, args.repeats)}
+            (ours_order, batch_loss)}
+    passes = {label: train_pass(model, examples, order, loss_fn, dev) for label, (order, loss_fn) in variants.items()}
+    rates = {label: len(examples) / seconds for label, seconds in interleaved_times(passes, args.repeats).items()}
     base = next(iter(rates.values()))
     for label, rate in rates.items():
         print(f"training, {label}: {rate:.0f} sentences/s ({rate / base:.2f}× baseline; "
               f"an epoch of 29,000 sentences ≈ {29000 / rate / 60:.1f} min)")
     print(f"  padded pieces per real piece: baseline {padding(examples, baseline_order):.2f}, "
           f"ours {padding(examples, ours_order):.2f}; batches: {len(baseline_order)} vs {len(ours_order)}")
+    if args.jobs > 1:
+        work = (config, vocabs[0].size, vocabs[1].size, examples, ours_order, args.repeats)
+        ours = passes[list(passes)[-1]]
+        before = best_time(ours, 1)
+        together = parallel_rate(work, args.jobs, args.threads)
+        single = len(examples) / min(before, best_time(ours, 1))
+        print(f"training, ours in {args.jobs} processes × {max(1, args.threads // args.jobs)} thread(s) at once: "
+              f"{together:.0f} sentences/s in all, against {single:.0f} in one process with {args.threads} threads "
+              f"timed just before and after ({together / single:.2f}×)")
 
     model.eval()
     decode_set = examples[:args.decode_sentences]
@@ -111,8 +125,8 @@ def full_logits_loss(model, batch, smoothing: float = 0.0):
     return loss, int((target != PAD).sum())
 
 
-def train_rate(model, examples, order, loss_fn, dev: str, repeats: int) -> float:
-    """Training sentences per second of Adam steps over the index batches ``order`` (fastest of ``repeats``)."""
+def train_pass(model, examples, order, loss_fn, dev: str):
+    """A function running one pass of Adam steps over the index batches ``order`` with ``loss_fn``."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def run() -> None:
@@ -123,7 +137,32 @@ def train_rate(model, examples, order, loss_fn, dev: str, repeats: int) -> float
             (loss / n).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-    return sum(map(len, order)) / best_time(run, repeats)
+    return run
+
+
+def interleaved_times(passes: dict, repeats: int) -> dict:
+    """Fastest time of each pass over ``repeats`` rounds that run every pass once in turn, so that a change in the
+    machine's load during the run hits all variants alike."""
+    times = {label: [] for label in passes}
+    for _ in range(repeats):
+        for label, run in passes.items():
+            times[label].append(best_time(run, 1))
+    return {label: min(t) for label, t in times.items()}
+
+
+def parallel_rate(work: tuple, jobs: int, threads: int) -> float:
+    """Summed training sentences/s of ``jobs`` processes training their own model at the same time, each with
+    ``threads // jobs`` threads (how ``python -m lib.pipeline.training --jobs`` trains a profile's models)."""
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        return sum(pool.map(worker_rate, [(*work, max(1, threads // jobs))] * jobs))
+
+
+def worker_rate(work: tuple) -> float:
+    """One worker of :func:`parallel_rate`: a fresh model trained over the batches; its sentences/s."""
+    config, src_size, tgt_size, examples, order, repeats, threads = work
+    torch.set_num_threads(threads)
+    model = build_model(config, src_size, tgt_size)
+    return len(examples) / best_time(train_pass(model, examples, order, batch_loss, "cpu"), repeats)
 
 
 def padding(examples, order) -> float:
