@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats; the fastest counts")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--jobs", type=int, default=2, help="processes training at once (0 or 1: skip)")
-    parser.add_argument("--batch-tokens", type=int, default=4000, help="padded pieces per batch (ours)")
+    parser.add_argument("--batch-tokens", type=int, help="padded pieces per batch (ours; default: the profile's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     p = get_profile(args.profile)
@@ -55,15 +55,16 @@ def main() -> None:
     config = model_config(p, "en-de")
     model = build_model(config, vocabs[0].size, vocabs[1].size).to(device())
     dev = device()
-    print(f"profile {p.name}: emb {p.nmt.emb}, hidden {p.nmt.hidden}, batch {p.nmt.batch_size}, "
+    print(f"profile {p.name}: emb {p.nmt.emb}, hidden {p.nmt.hidden}, batch {p.nmt.batch_size} sentences / {p.nmt.batch_tokens} pieces, "
           f"{len(examples)} sentences, device {dev}, {args.threads} threads")
 
     baseline_order = sentence_batches(examples, 64, np.random.default_rng(0))
-    ours_order = batches(examples, 10 ** 6, np.random.default_rng(0), args.batch_tokens)
+    tokens = args.batch_tokens or p.nmt.batch_tokens
+    ours_order = batches(examples, max(p.nmt.batch_size, 64), np.random.default_rng(0), tokens)
     variants = {
         "baseline (64 sentences by source length, logits at every position)": (baseline_order, full_logits_loss),
         "64 sentences by source length, logits of real pieces only": (baseline_order, batch_loss),
-        f"ours ({args.batch_tokens} padded pieces by source+target length, logits of real pieces)":
+        f"ours ({tokens} padded pieces by source+target length, logits of real pieces)":
             (ours_order, batch_loss)}
     passes = {label: train_pass(model, examples, order, loss_fn, dev) for label, (order, loss_fn) in variants.items()}
     rates = {label: len(examples) / seconds for label, seconds in interleaved_times(passes, args.repeats).items()}

@@ -163,8 +163,10 @@ def test_probe_data_aligns_activations_labels_and_words(models, sentences):
     full = np.array(extraction.get_activations("tiny", "en-de", "ud", progress=False).acts)
     split = split_sentences(len(sentences), "tiny")
     offsets = np.cumsum([0] + [len(s.words) for s in sentences])
-    for (acts, labels, words), ids in zip((data.train, data.dev, data.test), (split.train, split.dev, split.test)):
-        assert acts.dtype == np.float32 and len(acts) == len(labels) == len(words) > 0
+    for (acts, labels, words), groups, ids in zip((data.train, data.dev, data.test), data.groups,
+                                                  (split.train, split.dev, split.test)):
+        assert acts.dtype == np.float32 and len(acts) == len(labels) == len(words) == len(groups) > 0
+        assert list(groups) == [i for i in ids for _ in sentences[i].words]
         assert list(words) == [w for i in ids for w in sentences[i].words]
         assert list(labels) == [u for i in ids for u in sentences[i].upos]
         rows = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in ids])

@@ -145,3 +145,11 @@ def test_split_shrinks_proportionally_on_a_small_corpus():
     assert len(np.unique(np.concatenate([split.train, split.dev, split.test]))) == 300
     with pytest.raises(ValueError, match="need at least 3"):
         split_sentences(2, "tiny")
+
+
+def test_word_classes_of_the_paper_closed_and_open_labels():
+    assert properties.word_class("pos", ".") == "closed" and properties.word_class("pos", "DET") == "closed"
+    assert properties.word_class("pos", "NOUN") == "open" and properties.word_class("pos", "X") == "other"
+    assert properties.word_class("pos_fine", "wdt") == "closed" and properties.word_class("pos_fine", "nns") == "open"
+    assert properties.word_class("month", "month") == "closed" and properties.word_class("month", "other") == "other"
+    assert properties.word_class("position", "begin") == "other"

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from lib.pipeline.activation_store import DTYPES, StoreInvalid, open_store, write_store
 from lib.pipeline.artifacts import config_key
 from lib.pipeline.corpora import Sentence
-from lib.pipeline.models import NeuronMap
+from lib.methods.neurons import NeuronMap
 from lib.pipeline.profiles import Profile, activations_dir, get_profile
 from lib.pipeline.subwords import PAD
 from lib.pipeline.word_pieces import Pieces, encode_corpus
@@ -155,11 +155,13 @@ class Activations:
 @dataclass(frozen=True)
 class ProbeData:
     """Rows of the profile's seeded sentence split, each part an ``(acts [words, neurons] float32, labels [words],
-    words [words])`` triple of numpy arrays. Used in: 01_linguistic_correlation, 04, 05, 06."""
+    words [words])`` triple of numpy arrays; ``groups`` holds, per part, the corpus sentence id of each row (the unit
+    a bootstrap resamples, since the words of a sentence are not independent). Used in: 01, 04, 05, 06."""
 
     train: tuple[np.ndarray, np.ndarray, np.ndarray]
     dev: tuple[np.ndarray, np.ndarray, np.ndarray]
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
+    groups: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def get_activations(profile: str | Profile, model: str, corpus: str, aggregation: str = "last",
@@ -217,7 +219,11 @@ def probe_data(profile: str | Profile, model: str, corpus: str, prop: str, aggre
         rows = activations.rows(sentence_ids)
         return np.asarray(activations.acts[rows], dtype=np.float32), labels[rows], words[rows]
 
-    return ProbeData(part(split.train), part(split.dev), part(split.test))
+    def groups(sentence_ids: np.ndarray) -> np.ndarray:
+        return np.repeat(sentence_ids, np.diff(activations.sentence_offsets)[sentence_ids])
+
+    parts = (split.train, split.dev, split.test)
+    return ProbeData(*(part(ids) for ids in parts), groups=tuple(groups(ids) for ids in parts))
 
 
 def neuron_activations(activations: Activations, neuron: int, sentence_ids) -> list[np.ndarray]:

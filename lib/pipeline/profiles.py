@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -129,14 +129,14 @@ DEMO = Profile(
     corpora=CorpusSizes(brown_sentences=6000, ud_sentences=None, multi30k_train=None, multi30k_val=None,
                         multi30k_test=None),
     nmt=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=3,
-                   batch_size=64, lr=3e-3, max_len=80, beam=4, warmup_steps=300, clip_norm=1.0,
-                   label_smoothing=0.1),
+                   batch_size=256, lr=3e-3, max_len=80, beam=4, warmup_steps=150, clip_norm=1.0,
+                   label_smoothing=0.1, batch_tokens=4000),
     lm=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=3,
-                  batch_size=64, lr=3e-3, max_len=80, beam=1, warmup_steps=300, clip_norm=1.0),
+                  batch_size=256, lr=3e-3, max_len=80, beam=1, warmup_steps=150, clip_norm=1.0, batch_tokens=4000),
     probe=ProbeSizes(train_sentences=4000, dev_sentences=500, test_sentences=1000, l1=1e-5, l2=1e-5, epochs=20,
                      batch_size=1024, lr=5e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25),
-    ablation=AblationSizes(step=0.025, max_share=0.3, test_sentences=500),
+    ablation=AblationSizes(step=0.05, max_share=0.3, test_sentences=None),
 )
 
 PAPER = Profile(

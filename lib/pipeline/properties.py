@@ -224,3 +224,27 @@ def split_sentences(n_sentences: int, profile: str | Profile, seed: int | None =
     order = np.random.default_rng(get_profile(profile).seed if seed is None else seed).permutation(n_sentences)
     train, dev, test = np.split(order[:sizes.sum()], np.cumsum(sizes)[:2])
     return Split(train=np.sort(train), dev=np.sort(dev), test=np.sort(test))
+
+
+UNIVERSAL_CLOSED = frozenset({".", "DET", "PRON", "ADP", "CONJ", "PRT", "NUM", "PUNCT", "CCONJ", "SCONJ", "PART",
+                              "AUX", "SYM"})
+UNIVERSAL_OPEN = frozenset({"NOUN", "VERB", "ADJ", "ADV", "PROPN"})
+
+
+def word_class(prop: str, label: str) -> str:
+    """``"closed"`` (function words, punctuation, months), ``"open"`` (nouns, verbs, adjectives, adverbs) or
+    ``"other"`` for a label of property ``prop``: the paper expects closed classes to need fewer neurons.
+
+    Universal tags (``pos``, ``upos``) are read directly, Brown tags (``pos_fine``) through their universal tag,
+    the ``month`` label is closed; labels of other properties (position, morphology) are ``"other"``.
+    """
+    if prop == "month":
+        return "closed" if label == "month" else "other"
+    if prop == "pos_fine":
+        try:
+            label = brown_universal(label)
+        except ValueError:
+            return "other"
+    elif prop not in ("pos", "upos"):
+        return "other"
+    return "closed" if label in UNIVERSAL_CLOSED else "open" if label in UNIVERSAL_OPEN else "other"
