@@ -143,8 +143,10 @@ def train_pass(model, examples, order, loss_fn, dev: str):
 
 def interleaved_times(passes: dict, repeats: int) -> dict:
     """Fastest time of each pass over ``repeats`` rounds that run every pass once in turn, so that a change in the
-    machine's load during the run hits all variants alike."""
+    machine's load during the run hits all variants alike (after one untimed warm-up pass each)."""
     times = {label: [] for label in passes}
+    for run in passes.values():
+        run()  # warm-up: first-call allocations and kernel selection are not timed
     for _ in range(repeats):
         for label, run in passes.items():
             times[label].append(best_time(run, 1))
