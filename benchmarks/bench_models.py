@@ -59,12 +59,13 @@ def main() -> None:
           f"{len(examples)} sentences, device {dev}, {args.threads} threads")
 
     baseline_order = sentence_batches(examples, 64, np.random.default_rng(0))
-    tokens = args.batch_tokens or p.nmt.batch_tokens
-    ours_order = batches(examples, max(p.nmt.batch_size, 64), np.random.default_rng(0), tokens)
+    tokens = p.nmt.batch_tokens if args.batch_tokens is None else args.batch_tokens
+    ours_order = batches(examples, p.nmt.batch_size, np.random.default_rng(0), tokens)
+    ours = f"{p.nmt.batch_size} sentences" + (f", at most {tokens} padded pieces," if tokens else "")
     variants = {
         "baseline (64 sentences by source length, logits at every position)": (baseline_order, full_logits_loss),
         "64 sentences by source length, logits of real pieces only": (baseline_order, batch_loss),
-        f"ours ({tokens} padded pieces by source+target length, logits of real pieces)":
+        f"ours ({ours} by source then target length, logits of real pieces)":
             (ours_order, batch_loss)}
     passes = {label: train_pass(model, examples, order, loss_fn, dev) for label, (order, loss_fn) in variants.items()}
     rates = {label: len(examples) / seconds for label, seconds in interleaved_times(passes, args.repeats).items()}
