@@ -4,7 +4,9 @@
 ``last.pt`` (model, optimizer, schedule, RNG state, history) atomically, so an interrupted run resumes from the last
 finished epoch and ends with the same weights as an uninterrupted one; the weights with the best dev loss are kept as
 the final model. Models live in ``models_dir(profile)/<name>-<config key>/`` and a checkpoint whose stored
-configuration differs from the requested one is refused, never silently loaded.
+configuration differs from the requested one is refused, never silently loaded. A replicate ("en-de.r2") trains on
+its seeded third of the pair's training data. ``python -m lib.pipeline.training --profile demo --jobs 2`` trains
+every model of a profile in parallel worker processes with progress lines (``make demo`` runs it first).
 Used in: 00_data_and_models and every notebook that needs a model.
 """
 from __future__ import annotations
