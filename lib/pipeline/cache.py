@@ -69,9 +69,11 @@ def model_key(profile: str | Profile, model: str | Any) -> dict:
 
 
 def split_key(profile: str | Profile, corpus: str) -> dict:
-    """What a probing split depends on: the corpus, the profile's slice of it and its seeded sentence split."""
+    """What a probing split depends on: the corpus (a path by its content digest), the profile's slice of it and
+    its seeded sentence split."""
+    from lib.pipeline.corpora import corpus_id
     from lib.pipeline.profiles import get_profile
 
     p = get_profile(profile)
-    return {"corpus": corpus, "corpora": p.corpora, "seed": p.seed,
+    return {"corpus": corpus_id(corpus), "corpora": p.corpora, "seed": p.seed,
             "sentences": [p.probe.train_sentences, p.probe.dev_sentences, p.probe.test_sentences]}

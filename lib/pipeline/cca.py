@@ -16,6 +16,7 @@ import numpy as np
 from lib.methods.correlation import DEFAULT_MAX_BYTES, METHODS, CCARankings, Matches, rank_models
 from lib.pipeline.artifacts import atomic_path, read_json, write_json
 from lib.pipeline.cache import Format, artifact, cached
+from lib.pipeline.corpora import corpus_id
 from lib.pipeline.profiles import Profile, get_profile
 from lib.pipeline.specs import model_spec
 
@@ -42,7 +43,7 @@ def cca_rankings(profile: str | Profile, corpus: str | None = None, models: Sequ
     _check_same_words(models, activations)
     key = {"version": _CACHE_VERSION, "models": models, "dtype": dtype,
            "activations": [_file_identity(a.acts) for a in activations]}
-    return cached(artifact(profile, "correlation", corpus, key, "rankings"),
+    return cached(artifact(profile, "correlation", corpus_id(corpus), key, "rankings"),
                   lambda: rank_models([a.acts for a in activations], models, corpus, dtype=dtype,
                                       max_bytes=max_bytes), RANKINGS)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -164,16 +165,18 @@ class ProbeData:
     groups: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def get_activations(profile: str | Profile, model: str, corpus: str, aggregation: str = "last",
+def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLike, aggregation: str = "last",
                     dtype: str = "float32", long_sentences: str = "split", batch_size: int = 128,
                     verify: bool = True, progress: bool = True) -> Activations:
     """The activations of ``model`` over the probing ``corpus`` of ``profile``: cached, or extracted to disk.
 
-    The cache folder ``activations_dir(profile)/<model>__<corpus>__<key>`` is keyed by the model's configuration
-    and weights, the corpus words, the aggregation, dtype and long-sentence policy; a missing, partial, corrupt or
+    ``corpus`` is "brown", "ud" or the path of a CoNLL-U file or Brown-format folder. The cache folder
+    ``activations_dir(profile)/<model>__<corpus id>__<key>`` is keyed by the model's configuration and weights, the
+    corpus (a path by its content digest, ``lib.pipeline.corpora.corpus_id``) and its words, the aggregation, dtype
+    and long-sentence policy; a missing, partial, corrupt or
     mismatching store (checked by :func:`lib.pipeline.activation_store.open_store`) is rebuilt, never read.
     """
-    from lib.pipeline.corpora import load_corpus
+    from lib.pipeline.corpora import corpus_id, load_corpus
     from lib.pipeline.properties import properties_for
     from lib.pipeline.training import load_model
 
@@ -182,13 +185,13 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
             raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(known)}")
     p = get_profile(profile)
     trained = load_model(p, model, progress)
-    sentences = load_corpus(corpus, p)
+    sentences, cid = load_corpus(corpus, p), corpus_id(corpus)
     key = config_key({"version": FORMAT_VERSION, "model": trained.config, "weights": _weights_digest(trained.model),
-                      "corpus": corpus, "words": _words_digest(sentences), "aggregation": aggregation,
+                      "corpus": cid, "words": _words_digest(sentences), "aggregation": aggregation,
                       "dtype": dtype, "long_sentences": long_sentences})
-    folder = activations_dir(p) / f"{model}__{corpus}__{key}"
+    folder = activations_dir(p) / f"{model}__{cid}__{key}"
     neuron_map = trained.model.neuron_map
-    expected = {"version": FORMAT_VERSION, "key": key, "model": model, "corpus": corpus, "profile": p.name,
+    expected = {"version": FORMAT_VERSION, "key": key, "model": model, "corpus": cid, "profile": p.name,
                 "aggregation": aggregation, "dtype": dtype, "n_words": sum(len(s.words) for s in sentences),
                 "n_neurons": neuron_map.size, "neuron_map": dataclasses.asdict(neuron_map)}
     try:
@@ -206,7 +209,7 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
     return Activations(acts, meta["words"], offsets, sentences, neuron_map, meta, folder)
 
 
-def probe_data(profile: str | Profile, model: str, corpus: str, prop: str, aggregation: str = "last") -> ProbeData:
+def probe_data(profile: str | Profile, model: str, corpus: str | os.PathLike, prop: str, aggregation: str = "last") -> ProbeData:
     """Activations, labels of ``prop`` and words of the profile's train / dev / test sentences
     (``lib.pipeline.properties.split_sentences``); only those rows are read from the memory map."""
     from lib.pipeline.properties import split_sentences
