@@ -19,6 +19,7 @@ corpora: $(BIN)/.installed
 	$(BIN)/python -m lib.pipeline.corpora fetch
 
 demo: corpora
+	$(BIN)/python -m lib.pipeline.training --profile $(PROFILE) --jobs 2
 	$(BIN)/python -m lib.runner --profile $(PROFILE)
 
 test: corpora

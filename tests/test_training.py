@@ -2,6 +2,7 @@
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -148,3 +149,48 @@ def test_every_model_starts_from_its_own_random_weights():
     first, second = (training.build_model({**config, "sizes": de["sizes"]}, 50, 50) for config in (de, fr))
     a, b = weights(first), weights(second)
     assert not any(torch.equal(a[key], b[key]) for key in a if a[key].numel() > 1 and a[key].std() > 0)
+
+
+def test_token_batches_cover_every_example_once_within_the_caps(vocabs):
+    data = examples(vocabs) * 20
+    order = training.batches(data, 16, np.random.default_rng(0), max_tokens=60)
+    assert sorted(i for idx in order for i in idx) == list(range(len(data)))
+    for idx in order:
+        longest = max(len(data[i][0]) + len(data[i][1]) for i in idx)
+        assert len(idx) <= 16 and (len(idx) == 1 or len(idx) * longest <= 60)
+    assert max(map(len, training.batches(data, 16, None, max_tokens=0))) == 16
+
+
+def test_the_loss_over_real_pieces_equals_cross_entropy_over_all_logits_ignoring_padding(vocabs):
+    model = build_model(config(dropout=0.0), vocabs[0].size, vocabs[1].size).eval()
+    data = examples(vocabs)
+    batch = training.collate(data, "cpu")
+    loss, n = training.batch_loss(model, batch, smoothing=0.1)
+    src, lengths, tgt = batch
+    logits = model(src, lengths, tgt[:, :-1])
+    reference = torch.nn.functional.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=0,
+                                                  label_smoothing=0.1, reduction="sum")
+    assert n == sum(len(ex[1]) + 1 for ex in data)
+    assert torch.allclose(loss, reference, rtol=1e-5)
+
+
+def test_replicates_train_on_disjoint_thirds_with_their_own_seeds():
+    names = TINY.replicates
+    assert names == ("en-de.r1", "en-de.r2", "en-de.r3") and set(TINY.trainable) == {*TINY.models, *names}
+    configs = [training.model_config("tiny", name) for name in names]
+    assert len({c["seed"] for c in configs}) == 3 and all(c["tgt_vocab"]["lang"] == "de" for c in configs)
+    assert [trained_spec(n).replicate for n in names] == [1, 2, 3]
+    data = list(range(100))
+    parts = [training.replicate_part(data, k, 3, seed=13) for k in (1, 2, 3)]
+    assert sorted(sum(parts, [])) == data and {len(p) for p in parts} == {33, 34}
+    assert parts[0] == training.replicate_part(data, 1, 3, seed=13) != training.replicate_part(data, 1, 3, seed=14)
+
+
+def test_train_all_trains_models_in_parallel_workers_with_progress_lines(tiny_data_dir, capfd):
+    training.train_all("tiny", ["en-de.r1", "lm"], jobs=2)
+    out = capfd.readouterr().out
+    assert "en-de.r1 epoch 2/2: train loss" in out and "lm: ready (2 epochs" in out
+    training.train_all("tiny", ["en-de.r1"], jobs=1)
+    assert "epoch 1/2" not in capfd.readouterr().out
+    replicate = load_model("tiny", "en-de.r1", progress=False)
+    assert len(replicate.history) == 2 and 0 <= evaluation.bleu(replicate, "tiny") <= 100

@@ -164,16 +164,27 @@ class NMT(nn.Module):
     def decode(self, tgt_in: Tensor, memory: Memory, state: tuple[Tensor, Tensor]
                ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         """Logits [batch, time, tgt_vocab] for target inputs ``tgt_in`` [batch, time], and the new state."""
+        features, state = self.decode_features(tgt_in, memory, state)
+        return self.out(features), state
+
+    def decode_features(self, tgt_in: Tensor, memory: Memory, state: tuple[Tensor, Tensor]
+                        ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """What the output layer reads: attentional vectors [batch, time, hidden] (dropout applied), new state."""
         h, state = self.decoder(self.dropout(self.tgt_embed(tgt_in)), state)
         scores = torch.bmm(h, memory.keys.transpose(1, 2)).masked_fill(~memory.mask[:, None, :], float("-inf"))
         context = torch.bmm(torch.softmax(scores, dim=-1), memory.values)
         attentional = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
-        return self.out(self.dropout(attentional)), state
+        return self.dropout(attentional), state
+
+    def features(self, src: Tensor, lengths: Tensor, tgt_in: Tensor, zero: Iterable[int] | None = None) -> Tensor:
+        """Teacher-forced inputs of the output layer [batch, tgt_time, hidden]: training projects only the rows of
+        real target pieces through ``self.out`` (the largest matmul), skipping padding."""
+        memory, state = self.encode(src, lengths, zero)
+        return self.decode_features(tgt_in, memory, state)[0]
 
     def forward(self, src: Tensor, lengths: Tensor, tgt_in: Tensor, zero: Iterable[int] | None = None) -> Tensor:
         """Teacher-forced logits [batch, tgt_time, tgt_vocab]."""
-        memory, state = self.encode(src, lengths, zero)
-        return self.decode(tgt_in, memory, state)[0]
+        return self.out(self.features(src, lengths, tgt_in, zero))
 
 
 class LM(nn.Module):
@@ -189,10 +200,14 @@ class LM(nn.Module):
         """The LM's neurons (all layers, one direction)."""
         return self.encoder.neuron_map
 
+    def features(self, inp: Tensor, lengths: Tensor, zero: Iterable[int] | None = None) -> Tensor:
+        """Inputs of the output layer [batch, time, hidden] for ``inp`` [batch, time] (dropout applied)."""
+        outputs, _ = self.encoder(inp, lengths, zero)
+        return self.encoder.dropout(outputs[-1])
+
     def forward(self, inp: Tensor, lengths: Tensor, zero: Iterable[int] | None = None) -> Tensor:
         """Next-piece logits [batch, time, vocab] for ``inp`` [batch, time] (starting with bos)."""
-        outputs, _ = self.encoder(inp, lengths, zero)
-        return self.out(self.encoder.dropout(outputs[-1]))
+        return self.out(self.features(inp, lengths, zero))
 
     def states(self, src: Tensor, lengths: Tensor, zero: Iterable[int] | None = None) -> Tensor:
         """Hidden states [batch, time, neurons] in global-id order, row t after reading piece t of ``src``.

@@ -43,6 +43,7 @@ class ModelSizes:
     warmup_steps: int = 0
     clip_norm: float = 1.0
     label_smoothing: float = 0.0
+    batch_tokens: int = 0  # when > 0, a batch also holds at most this many padded pieces (source + target)
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,23 @@ class Profile:
     nmt_pairs: tuple[str, ...] = ("en-de", "en-fr", "en-cs")
     probe_corpora: tuple[str, ...] = ("brown", "ud")
 
+    replicated_pair: str | None = "en-de"
+
     @property
     def models(self) -> tuple[str, ...]:
-        """Names of every model of the profile: the NMT pairs and the language model ``lm``."""
+        """Names of the analysed models of the profile: the NMT pairs and the language model ``lm``."""
         return (*self.nmt_pairs, "lm")
+
+    @property
+    def replicates(self) -> tuple[str, ...]:
+        """The paper's replicate design: ``replicated_pair`` trained three times, each on a third of its training
+        data ("en-de.r1" … "en-de.r3"); their cross-model correlation measures model-to-model spread."""
+        return tuple(f"{self.replicated_pair}.r{k}" for k in (1, 2, 3)) if self.replicated_pair else ()
+
+    @property
+    def trainable(self) -> tuple[str, ...]:
+        """Every model name :func:`lib.pipeline.training.load_model` accepts: ``models`` then ``replicates``."""
+        return (*self.models, *self.replicates)
 
 
 LAMBDA_GRID = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)

@@ -94,11 +94,11 @@ def model_spec(profile: str | Profile, model: str | ModelSpec) -> ModelSpec:
     if isinstance(model, ModelSpec):
         return model
     p = get_profile(profile)
-    if model in p.models:
+    if model in p.trainable:
         return trained_spec(model)
     location = pretrained_location(model)
     if location is not None:
         name = model if model == "minilm" else Path(location).name or location
         return ModelSpec(name=name, kind="transformer", location=location)
-    raise KeyError(f"unknown model {model!r} for profile {p.name!r}; known models: {', '.join(p.models)}, minilm, "
+    raise KeyError(f"unknown model {model!r} for profile {p.name!r}; known models: {', '.join(p.trainable)}, minilm, "
                    f"a local Hugging Face folder or {HUB_PREFIX}<hub id>")

@@ -4,14 +4,19 @@
 ``last.pt`` (model, optimizer, schedule, RNG state, history) atomically, so an interrupted run resumes from the last
 finished epoch and ends with the same weights as an uninterrupted one; the weights with the best dev loss are kept as
 the final model. Models live in ``models_dir(profile)/<name>-<config key>/`` and a checkpoint whose stored
-configuration differs from the requested one is refused, never silently loaded.
+configuration differs from the requested one is refused, never silently loaded. A replicate ("en-de.r2") trains on
+its seeded third of the pair's training data. ``python -m lib.pipeline.training --profile demo --jobs 2`` trains
+every model of a profile in parallel worker processes with progress lines (``make demo`` runs it first).
 Used in: 00_data_and_models and every notebook that needs a model.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import hashlib
 import math
+import multiprocessing
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +26,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
 from tqdm.auto import tqdm
 
 from lib.pipeline.artifacts import atomic_path, config_key
 from lib.pipeline.models import LM, NMT
 from lib.pipeline.profiles import Profile, get_profile, models_dir
-from lib.pipeline.specs import ModelSpec, model_spec
+from lib.pipeline.specs import REPLICATES, ModelSpec, model_spec, trained_spec
 from lib.pipeline.subwords import BOS, EOS, PAD, Vocab, vocab_config, vocab_for
 
-__all__ = ["Trained", "load_model", "model_config", "build_model", "train", "load_checkpoint", "bleu",
-           "perplexity", "translate", "device"]
+__all__ = ["Trained", "load_model", "model_config", "replicate_part", "build_model", "train", "train_all",
+           "load_checkpoint", "device"]
 
 Example = tuple[list[int], ...]
 
@@ -72,7 +78,16 @@ def model_config(profile: str | Profile, model: str | ModelSpec) -> dict:
               "val_sentences": p.corpora.multi30k_val, "src_vocab": vocab_config(p, spec.source_lang)}
     if spec.target_lang is not None:
         config["tgt_vocab"] = vocab_config(p, spec.target_lang)
+    if spec.replicate is not None:
+        config["replicate"] = {"part": spec.replicate, "parts": REPLICATES, "split_seed": p.seed}
     return config
+
+
+def replicate_part(examples: Sequence[Example], part: int, parts: int, seed: int) -> list[Example]:
+    """The ``part``-th (1-based) of ``parts`` disjoint, equally sized, seeded random shares of ``examples``: the
+    paper's replicate design trains one model per share, so models differ in data and initialisation only."""
+    order = np.random.default_rng(seed).permutation(len(examples))
+    return [examples[i] for i in np.sort(np.array_split(order, parts)[part - 1])]
 
 
 def model_seed(seed: int, name: str) -> int:
@@ -106,6 +121,9 @@ def load_model(profile: str | Profile, model: str | ModelSpec, progress: bool = 
         langs = list(spec.langs)
         train_set, dev_set = (encode_examples(multi30k(split, langs, p), langs, src_vocab, tgt_vocab,
                                               config["sizes"]["max_len"]) for split in ("train", "val"))
+        if "replicate" in config:
+            r = config["replicate"]
+            train_set = replicate_part(train_set, r["part"], r["parts"], r["split_seed"])
         train(model, config, train_set, dev_set, folder, progress)
     final = load_checkpoint(folder / "model.pt", config)
     model.load_state_dict(final["model"])
@@ -121,27 +139,40 @@ def encode_examples(texts: dict[str, list[str]], langs: Sequence[str], src_vocab
     return [ex for ex in zip(*columns) if all(0 < len(ids) <= max_len for ids in ex)]
 
 
-def batches(examples: Sequence[Example], batch_size: int, rng: np.random.Generator | None) -> list[list[int]]:
-    """Index batches of similar source length (less padding); shuffled by ``rng``, or in length order if None."""
-    lengths = np.array([len(ex[0]) for ex in examples])
-    if rng is None:
-        order = np.argsort(lengths, kind="stable")
-        return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
-    order = rng.permutation(len(examples))
-    pool = batch_size * 50
+def batches(examples: Sequence[Example], batch_size: int, rng: np.random.Generator | None, max_tokens: int = 0
+            ) -> list[list[int]]:
+    """Index batches of similar length (less padding); shuffled by ``rng``, or in length order if None.
+
+    Examples are sorted by source then target length (within pools of 50 batches when shuffled). A batch holds at
+    most ``batch_size`` examples and, when ``max_tokens`` > 0, at most ``max_tokens`` padded pieces (examples ×
+    longest source + target), so batches of short sentences are large and those of long ones small.
+    """
+    lengths = np.array([[len(ex[0]), len(ex[-1])] for ex in examples]).reshape(len(examples), 2)
+    order = np.arange(len(examples)) if rng is None else rng.permutation(len(examples))
+    pool = len(order) if rng is None else batch_size * 50
     chunks = [order[i:i + pool] for i in range(0, len(order), pool)]
-    sorted_order = np.concatenate([c[np.argsort(lengths[c], kind="stable")] for c in chunks])
-    out = [sorted_order[i:i + batch_size].tolist() for i in range(0, len(sorted_order), batch_size)]
-    return [out[i] for i in rng.permutation(len(out))]
+    sorted_order = np.concatenate([c[np.lexsort((lengths[c, 1], lengths[c, 0]))] for c in chunks])
+    out = _split(sorted_order, lengths.sum(1) if len(examples[0]) == 2 else lengths[:, 0], batch_size, max_tokens)
+    return out if rng is None else [out[i] for i in rng.permutation(len(out))]
+
+
+def _split(order: np.ndarray, sizes: np.ndarray, batch_size: int, max_tokens: int) -> list[list[int]]:
+    """Consecutive runs of ``order`` within ``batch_size`` examples and ``max_tokens`` padded pieces."""
+    out, start = [], 0
+    while start < len(order):
+        stop = min(start + batch_size, len(order))
+        if max_tokens > 0:
+            padded = np.maximum.accumulate(sizes[order[start:stop]]) * np.arange(1, stop - start + 1)
+            stop = start + max(1, int(np.searchsorted(padded, max_tokens, side="right")))
+        out.append(order[start:stop].tolist())
+        start = stop
+    return out
 
 
 def collate(examples: Sequence[Example], dev: str) -> tuple[Tensor, ...]:
     """Padded tensors of a batch. NMT: (src, src lengths, bos+tgt+eos). LM: (bos+src+eos, input lengths)."""
     def pad(seqs):
-        out = torch.full((len(seqs), max(map(len, seqs))), PAD, dtype=torch.long)
-        for row, seq in enumerate(seqs):
-            out[row, :len(seq)] = torch.as_tensor(seq)
-        return out.to(dev)
+        return pad_sequence([torch.as_tensor(s) for s in seqs], batch_first=True, padding_value=PAD).to(dev)
 
     if len(examples[0]) == 2:
         src = [ex[0] for ex in examples]
@@ -151,25 +182,28 @@ def collate(examples: Sequence[Example], dev: str) -> tuple[Tensor, ...]:
 
 def batch_loss(model: nn.Module, batch: tuple[Tensor, ...], smoothing: float = 0.0, zero=None
                ) -> tuple[Tensor, int]:
-    """Summed cross-entropy over the target pieces of a batch (neurons ``zero`` zeroed), and their number."""
+    """Summed cross-entropy over the target pieces of a batch (neurons ``zero`` zeroed), and their number.
+
+    Only the rows of real (non-pad) target pieces go through the output layer and the softmax over the vocabulary.
+    """
     if isinstance(model, NMT):
         src, lengths, tgt = batch
-        logits, target = model(src, lengths, tgt[:, :-1], zero), tgt[:, 1:]
+        features, target = model.features(src, lengths, tgt[:, :-1], zero), tgt[:, 1:]
     else:
         seq, lengths = batch
-        logits, target = model(seq[:, :-1], lengths, zero), seq[:, 1:]
-    loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD, label_smoothing=smoothing,
-                           reduction="sum")
-    return loss, int((target != PAD).sum())
+        features, target = model.features(seq[:, :-1], lengths, zero), seq[:, 1:]
+    real = target != PAD
+    loss = F.cross_entropy(model.out(features[real]), target[real], label_smoothing=smoothing, reduction="sum")
+    return loss, int(real.sum())
 
 
 @torch.no_grad()
-def dev_loss(model: nn.Module, examples: Sequence[Example], batch_size: int) -> float:
+def dev_loss(model: nn.Module, examples: Sequence[Example], batch_size: int, max_tokens: int = 0) -> float:
     """Mean cross-entropy per target piece (no smoothing, no dropout)."""
     model.eval()
     dev = next(model.parameters()).device
     total, count = 0.0, 0
-    for idx in batches(examples, batch_size, None):
+    for idx in batches(examples, batch_size, None, max_tokens):
         loss, n = batch_loss(model, collate([examples[i] for i in idx], str(dev)))
         total, count = total + float(loss), count + n
     return total / max(count, 1)
@@ -187,17 +221,19 @@ def schedule(sizes: dict, steps: int):
 
 
 def train(model: nn.Module, config: dict, train_set: Sequence[Example], dev_set: Sequence[Example],
-          folder: str | Path, progress: bool = True) -> list[dict]:
+          folder: str | Path, progress: bool | str = True) -> list[dict]:
     """Train ``model`` per ``config`` (Adam, schedule, gradient clipping), checkpointing each epoch in ``folder``.
 
     Resumes from ``folder/last.pt`` when present; writes ``folder/model.pt`` (best dev loss) at the end.
+    ``progress``: True for a progress bar, "lines" for plain lines each quarter epoch (parallel workers sharing a
+    terminal), False for silence; both print one line per epoch with losses and the time left.
     Returns the history: per epoch train loss, dev loss and minutes.
     """
     folder, s, dev = Path(folder), config["sizes"], device()
     if not train_set or not dev_set:
         raise ValueError(f"cannot train {config['name']}: {len(train_set)} training and {len(dev_set)} dev examples")
     model.to(dev)
-    steps_per_epoch = math.ceil(len(train_set) / s["batch_size"])
+    steps_per_epoch = len(batches(train_set, s["batch_size"], None, s["batch_tokens"]))
     optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(s, steps_per_epoch * s["epochs"]))
     history, best = [], math.inf
@@ -212,9 +248,10 @@ def train(model: nn.Module, config: dict, train_set: Sequence[Example], dev_set:
     for epoch in range(len(history), s["epochs"]):
         start = time.perf_counter()
         rng = np.random.default_rng([config["seed"], epoch])
-        train_loss = run_epoch(model, train_set, batches(train_set, s["batch_size"], rng), optimizer, scheduler, s,
+        order = batches(train_set, s["batch_size"], rng, s["batch_tokens"])
+        train_loss = run_epoch(model, train_set, order, optimizer, scheduler, s,
                                desc=f"{config['name']} epoch {epoch + 1}/{s['epochs']}", progress=progress)
-        loss = dev_loss(model, dev_set, s["batch_size"])
+        loss = dev_loss(model, dev_set, s["batch_size"], s["batch_tokens"])
         history.append({"epoch": epoch + 1, "train_loss": train_loss, "dev_loss": loss,
                         "minutes": (time.perf_counter() - start) / 60})
         weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -224,19 +261,24 @@ def train(model: nn.Module, config: dict, train_set: Sequence[Example], dev_set:
         _save(folder / "last.pt", {"config": config, "model": weights, "optimizer": optimizer.state_dict(),
                                    "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
                                    "history": history, "best": best})
+        if progress:
+            left = history[-1]["minutes"] * (s["epochs"] - epoch - 1)
+            print(f"{config['name']} epoch {epoch + 1}/{s['epochs']}: train loss {train_loss:.3f}, dev loss "
+                  f"{loss:.3f}, {history[-1]['minutes']:.1f} min; about {left:.1f} min left", flush=True)
     final = load_checkpoint(folder / "best.pt", config)
     _save(folder / "model.pt", {**final, "history": history})
     return history
 
 
 def run_epoch(model: nn.Module, examples: Sequence[Example], order: list[list[int]], optimizer, scheduler,
-              sizes: dict, desc: str, progress: bool) -> float:
+              sizes: dict, desc: str, progress: bool | str) -> float:
     """One pass over ``order`` (index batches); returns the mean training loss per target piece."""
     model.train()
     dev = str(next(model.parameters()).device)
-    total, count = 0.0, 0
-    bar = tqdm(order, desc=desc, disable=not progress, leave=False)
-    for idx in bar:
+    total, count, start = 0.0, 0, time.perf_counter()
+    quarters = {len(order) * q // 4: q for q in (1, 2, 3)} if progress == "lines" else {}
+    bar = tqdm(order, desc=desc, disable=progress is not True, leave=False)
+    for step, idx in enumerate(bar):
         loss, n = batch_loss(model, collate([examples[i] for i in idx], dev), sizes["label_smoothing"])
         optimizer.zero_grad()
         (loss / n).backward()
@@ -245,6 +287,10 @@ def run_epoch(model: nn.Module, examples: Sequence[Example], order: list[list[in
         scheduler.step()
         total, count = total + loss.item(), count + n
         bar.set_postfix(loss=f"{total / count:.3f}")
+        if step + 1 in quarters:
+            left = (time.perf_counter() - start) * (len(order) / (step + 1) - 1) / 60
+            print(f"{desc}: {25 * quarters[step + 1]} %, loss {total / count:.3f}, about {left:.1f} min left in "
+                  "this epoch", flush=True)
     return total / max(count, 1)
 
 
@@ -262,3 +308,57 @@ def load_checkpoint(path: str | Path, config: dict) -> dict:
 def _save(path: Path, obj: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
+
+
+def train_all(profile: str | Profile, names: Sequence[str] | None = None, jobs: int = 1) -> None:
+    """Train (or resume) the models ``names`` (default: every trainable model of ``profile``) in ``jobs`` worker
+    processes of ``cpu_count // jobs`` threads each, printing progress lines; already trained models are skipped.
+
+    Independent small LSTMs keep two single-thread processes busier than one two-thread process (measured in
+    ``benchmarks/bench_models.py``). Interrupting loses at most each model's current epoch.
+    """
+    p = get_profile(profile)
+    names = list(p.trainable if names is None else names)
+    for name in names:
+        model_config(p, name)
+    vocab_for(p, "en")
+    for name in names:
+        if (target := trained_spec(name).target_lang) is not None:
+            vocab_for(p, target)
+    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    if jobs <= 1:
+        for name in names:
+            _train_one(p.name, name, threads)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(jobs, maxtasksperchild=1) as pool:
+        for _ in pool.imap_unordered(_train_star, [(p.name, name, threads) for name in names]):
+            pass
+
+
+def _train_star(args: tuple[str, str, int]) -> None:
+    _train_one(*args)
+
+
+def _train_one(profile: str, name: str, threads: int) -> None:
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    trained = load_model(profile, name, progress="lines")
+    print(f"{name}: ready ({len(trained.history)} epochs, best dev loss "
+          f"{min(h['dev_loss'] for h in trained.history):.3f}; {(time.perf_counter() - start) / 60:.1f} min here)",
+          flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lib.pipeline.training --profile demo --jobs 2 [--models en-de lm]``: train a profile's models."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--profile", default="demo")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel worker processes")
+    parser.add_argument("--models", nargs="*", help="model names (default: every trainable model of the profile)")
+    args = parser.parse_args(argv)
+    train_all(args.profile, args.models, args.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
