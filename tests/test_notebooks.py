@@ -97,6 +97,11 @@ def _check_01(results):
     assert set(focus["layers"]) == {"L1", "L2"} and 0 <= focus["embedding"] <= 1
 
 
+def _check_02(results):
+    for kind, (mean, low, high) in results.get("replicates", {}).get("mean_svcca", {}).items():
+        assert low <= mean <= high and 0 <= mean <= 1.0 + 1e-9, kind
+
+
 def _check_03(results):
     assert set(results["curves"]) == set(results["metric"]) and results["ablation"] in ("zero", "mean")
     for model, per_order in results["damage"].items():
@@ -129,6 +134,6 @@ def _check_08(results):
 
 
 CHECKS = {"00_data_and_models": _check_00, "01_linguistic_correlation": _check_01,
-          "03_ablation_in_the_model": _check_03, "04_localized_or_distributed": _check_answer,
+          "02_cross_model_correlation": _check_02, "03_ablation_in_the_model": _check_03, "04_localized_or_distributed": _check_answer,
           "05_exclusive_neurons": _check_answer, "06_nmt_vs_lm": _check_answer, "07_neuron_explorer": _check_answer,
           "08_your_own_model": _check_08}
