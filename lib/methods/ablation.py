@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from lib.progress import tqdm
 
 from lib.pipeline.artifacts import config_key, read_json, write_json
 from lib.methods.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, train_probe

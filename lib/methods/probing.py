@@ -36,7 +36,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from lib.progress import tqdm
 
 from lib.pipeline.artifacts import atomic_path, config_key
 from lib.pipeline.profiles import Profile, get_profile, results_dir

@@ -28,7 +28,7 @@ import conllu
 import nltk.data
 import numpy as np
 from nltk.corpus.reader import TaggedCorpusReader
-from tqdm.auto import tqdm
+from lib.progress import tqdm
 
 from lib.pipeline.artifacts import atomic_path, config_key, write_bytes
 from lib.pipeline.profiles import Profile, corpora_dir, get_profile

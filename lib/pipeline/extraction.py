@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
+from lib.progress import tqdm
 
 from lib.pipeline.activation_store import DTYPES, StoreInvalid, open_store, write_store
 from lib.pipeline.artifacts import config_key

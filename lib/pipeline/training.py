@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from lib.progress import tqdm
 
 from lib.pipeline.artifacts import atomic_path, config_key
 from lib.pipeline.evaluation import bleu, perplexity, translate
