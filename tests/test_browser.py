@@ -64,7 +64,7 @@ def lab(tmp_path_factory):
     _tiny_interactive(NOTEBOOKS / "01_linguistic_correlation.ipynb", work,
                       keep=lambda c: "check_parameters(" in c.source or c.source.startswith("if interactive"))
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT),
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "GRAINS_REPORTS_DIR": str(root / "reports"),
            **{name: str(root / folder) for name, folder in [
                ("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
                ("JUPYTERLAB_SETTINGS_DIR", "settings"), ("JUPYTERLAB_WORKSPACES_DIR", "workspaces")]}}
@@ -111,7 +111,6 @@ def _run_all(page, lab, name: str) -> None:
     page.get_by_text("| Idle").wait_for(timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    return page
 
 
 def _dropdown(page, label: str):
@@ -123,10 +122,10 @@ def _no_errors(page):
     assert errors.count() == 0, errors.first.inner_text()
 
 
-def _screenshot(page, name: str) -> Path:
+def _screenshot(page_or_element, name: str) -> Path:
     path = reports_dir("tiny") / "browser" / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
+    page_or_element.screenshot(path=str(path))
     return path
 
 
@@ -154,7 +153,7 @@ def test_explorer_redraws_when_the_model_changes(page, lab):
     sync_api.expect(view).to_contain_text("lm · neuron", timeout=60_000)
     assert "en-de · neuron" not in view.inner_text() and view.inner_text() != before
     _no_errors(page)
-    assert _screenshot(page, "07_neuron_explorer.png").stat().st_size > 10_000
+    assert _screenshot(page.locator(".widget-vbox").first, "07_neuron_explorer.png").stat().st_size > 10_000
 
 
 def test_accuracy_bars_redraw_when_the_model_changes(page, lab):
@@ -168,4 +167,5 @@ def test_accuracy_bars_redraw_when_the_model_changes(page, lab):
     model.select_option("en-fr")
     sync_api.expect(figure).not_to_have_attribute("src", before, timeout=60_000)
     _no_errors(page)
-    assert _screenshot(page, "01_linguistic_correlation.png").stat().st_size > 10_000
+    assert _screenshot(page.locator(".widget-interact").first,
+                       "01_linguistic_correlation.png").stat().st_size > 10_000

@@ -1,5 +1,6 @@
 """The notebook harness: parameter checks, results files, progress lines, Ctrl-C and timings."""
 import json
+import re
 import os
 import signal
 import subprocess
@@ -117,3 +118,15 @@ def test_the_timings_table_lists_every_notebook_and_the_total():
     assert lines[0] == "wall time per notebook (profile demo)"
     assert "00_data_and_models" in lines[2] and lines[2].endswith("12:34")
     assert lines[-1].startswith("total") and lines[-1].endswith("13:39")
+
+
+@pytest.mark.parametrize("path", runner.notebooks(), ids=lambda p: p.stem)
+def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    intro = nb.cells[0].source
+    assert "**Opened before `make demo`?**" in intro
+    code = "".join(c.source for c in nb.cells if c.cell_type == "code")
+    for needed in re.findall(r'read_results\(\w+\.name, "(\w+)"\)', code):
+        assert f"notebooks/{needed}.ipynb" in intro, f"say to run {needed} first"
+    if not re.findall(r"read_results\(", code):
+        assert "built here with progress bars" in intro or "progress bar per epoch" in intro
