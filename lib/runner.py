@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mirror:
         os.environ["GRAINS_DATA_MIRROR"] = str(Path(args.mirror).resolve())
+    signal.signal(signal.SIGTERM, _stop)  # a cancelled CI job or `kill` cleans up as Ctrl-C does
     try:
         run_all(args.profile, args.only)
     except KeyboardInterrupt:
@@ -235,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = write_summary(args.profile)
     print(f"[grains] results: {reports_dir(args.profile)} (executed notebooks, HTML, JSON); summary: {summary}")
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -69,7 +69,8 @@ def test_a_headless_run_prints_its_sections_and_progress_lines_without_kernel_no
     assert progress.PROGRESS_ENV not in os.environ, "the runner restores the environment"
 
 
-def test_ctrl_c_leaves_no_report_stops_the_kernel_and_a_rerun_resumes_from_the_cache(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_leaves_no_report_stops_the_kernel_and_a_rerun_resumes_from_the_cache(tmp_path, stop):
     notebooks_dir, reports = tmp_path / "notebooks", tmp_path / "reports"
     notebooks_dir.mkdir()
     _notebook(notebooks_dir / "00_slow.ipynb", "## Building the cache",
@@ -86,7 +87,7 @@ def test_ctrl_c_leaves_no_report_stops_the_kernel_and_a_rerun_resumes_from_the_c
     deadline = time.monotonic() + 60
     while not (tmp_path / "cache").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    first.send_signal(signal.SIGINT)
+    first.send_signal(stop)
     out, _ = first.communicate(timeout=60)
     assert first.returncode == 130 and "interrupted" in out and "resumes" in out, out
     assert not list((reports / "tiny").iterdir()), "no report, half-written or complete, after Ctrl-C"
