@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lib.methods.probing import ProbeSettings, accuracy, encode, synthetic_splits, train_probe  # noqa: E402
 from lib.methods.ranking import entry_steps, global_order  # noqa: E402
+from lib.pipeline.lca import probe_settings  # noqa: E402
 
 
 def load_data(args: argparse.Namespace):
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_bias = reference.linear.bias.detach().cpu().numpy()
     ref_acc = float(np.mean((x_test @ ref_weights.T + ref_bias).argmax(1) == encode(classes, y_test)))
 
-    settings = ProbeSettings.from_profile(args.profile) if args.profile else ProbeSettings(seed=args.seed)
+    settings = probe_settings(args.profile) if args.profile else ProbeSettings(seed=args.seed)
     settings = dataclasses.replace(settings, l1=1e-5, l2=1e-5)
     start = time.perf_counter()
     ours = train_probe(x_train, y_train, dev=data.dev[:2], settings=settings, progress=False)

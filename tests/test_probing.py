@@ -4,9 +4,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from lib.methods.probing import (Probe, ProbeSettings, evaluate, lambda_search, load_probe, predict, save_probe,
-                         synthetic_splits, train_probe)
+from lib.methods.probing import (Probe, ProbeSettings, evaluate, lambda_search, predict, synthetic_splits, train_probe)
 from lib.methods.ranking import global_order
+from lib.pipeline.lca import load_probe, save_probe
 from lib.methods.selectivity import ControlTask, control_splits, selectivity
 
 FAST = ProbeSettings(epochs=15, batch_size=256, lr=2e-2, seed=3)
