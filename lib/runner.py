@@ -2,7 +2,10 @@
 
 ``make demo`` runs every notebook in ``notebooks/`` in order through :func:`run_all`; the tests run each in the
 ``tiny`` profile. Each executed notebook is saved beside its HTML rendering, and each notebook records its key
-numbers with :func:`write_results`, so runs can be compared without reading HTML.
+numbers with :func:`write_results`, so runs can be compared without reading HTML. While a notebook runs, the terminal
+shows its sections and its progress bars as plain lines (:class:`Follower`, :mod:`lib.progress`); at the end, the
+wall time per notebook (kept in ``reports/<profile>/timings.json`` to estimate the next run). Ctrl-C or SIGTERM stops
+cleanly: no half-written report, no kernel left behind, and the next run resumes from the caches.
 Used in: the Makefile (``python -m lib.runner``), tests/test_notebooks.py, and the last cell of every notebook.
 """
 from __future__ import annotations
