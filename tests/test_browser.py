@@ -63,6 +63,9 @@ def lab(tmp_path_factory):
     _tiny_interactive(NOTEBOOKS / "07_neuron_explorer.ipynb", work)
     _tiny_interactive(NOTEBOOKS / "01_linguistic_correlation.ipynb", work,
                       keep=lambda c: "check_parameters(" in c.source or c.source.startswith("if interactive"))
+    news = root / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')  # no "get Jupyter news?" toast over the screenshots
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "GRAINS_REPORTS_DIR": str(root / "reports"),
            **{name: str(root / folder) for name, folder in [
@@ -107,7 +110,7 @@ def browser():
 def _run_all(page, lab, name: str) -> None:
     """Open ``name`` in JupyterLab, wait for its kernel and run all its cells from the Run menu."""
     url, token = lab
-    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    page.goto(f"{url}/lab/tree/{name}?reset&token={token}")  # reset: not the workspace of the last test
     page.get_by_text("| Idle").wait_for(timeout=60_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
