@@ -1,10 +1,10 @@
 """The widgets work in a real browser: JupyterLab on a free localhost port, Debian's Chromium driven headless.
 
-Notebook 07 runs top to bottom in the tiny profile with ``interactive = True``; changing its model dropdown must redraw
-the explorer's view. Notebook 01's widget cell (with its setup cell) runs the same way and must redraw its accuracy
-bars. Screenshots go to ``reports/tiny/browser/`` (on failure too). The kernel uses the data folder the notebook tests
-use (``data/`` or ``$GRAINS_DATA_DIR``), and conftest.py runs this module last, so the tiny models, activations and
-probes those tests cached are reused, never trained twice; run alone on a fresh clone, it builds them itself.
+Notebooks 07 and 01 run top to bottom in the tiny profile with ``interactive = True``; changing the model dropdown
+must redraw 07's explorer view and 01's accuracy bars. Screenshots of the widgets go to ``reports/tiny/browser/`` (of
+the whole page when a test fails). The kernel uses the data folder the notebook tests use (``data/`` or
+``$GRAINS_DATA_DIR``), and conftest.py runs this module last, so the tiny models, activations and probes those tests
+cached are reused, never trained twice; run alone on a fresh clone, it builds them itself.
 Skipped, with the reason, where Chromium or Playwright is missing (``make test`` installs Chromium as root).
 """
 import os
@@ -41,15 +41,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _tiny_interactive(source: Path, folder: Path, keep=None) -> str:
-    """Copy ``source`` into ``folder`` with papermill's parameters cell for tiny + widgets; ``keep(cell)`` filters
-    the code cells after the parameters cell. Returns the copy's file name."""
-    nb = load_notebook_node(str(source))
-    if keep:
-        nb.cells = [c for i, c in enumerate(nb.cells)
-                    if c.cell_type == "markdown" and i == 0 or "parameters" in c.metadata.get("tags", [])
-                    or c.cell_type == "code" and keep(c)]
-    nb = parameterize_notebook(nb, {"profile": "tiny", "interactive": True})
+def _tiny_interactive(source: Path, folder: Path) -> str:
+    """Copy ``source`` into ``folder`` with papermill's parameters cell for tiny + widgets; returns its file name."""
+    nb = parameterize_notebook(load_notebook_node(str(source)), {"profile": "tiny", "interactive": True})
     nbformat.write(nb, folder / source.name)
     return source.name
 
@@ -61,8 +55,7 @@ def lab(tmp_path_factory):
     work = root / "notebooks"
     work.mkdir()
     _tiny_interactive(NOTEBOOKS / "07_neuron_explorer.ipynb", work)
-    _tiny_interactive(NOTEBOOKS / "01_linguistic_correlation.ipynb", work,
-                      keep=lambda c: "check_parameters(" in c.source or c.source.startswith("if interactive"))
+    _tiny_interactive(NOTEBOOKS / "01_linguistic_correlation.ipynb", work)
     news = root / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false"}')  # no "get Jupyter news?" toast over the screenshots

@@ -75,6 +75,9 @@ def _check_00(results):
     assert results["perplexity"]["en"] > 1
 
 
+VERDICTS = ("higher", "lower", "not resolved")
+
+
 def _check_01(results):
     for model, per_prop in results["results"].items():
         for prop, r in per_prop.items():
@@ -83,6 +86,15 @@ def _check_01(results):
             assert all(0 <= a <= 1 for a in accuracies), (model, prop)
             assert 0 < r["minimal_set"]["share"] <= 1 and r["minimal_set"]["neurons"] >= 1
             assert -1 <= r["selectivity"] <= 1
+            assert 0 <= r["majority"] <= 1 and r["verdicts"]["probe_vs_majority"] in VERDICTS
+            intervals = [r["intervals"]["all"], r["intervals"]["majority"], r["intervals"]["selectivity"]] + [
+                r["intervals"]["retraining"][sel]["10"] for sel in ("top", "random", "bottom")]
+            assert all(low <= high for low, high in intervals), (model, prop)
+            low, high = r["intervals"]["all"]
+            assert low <= r["all"] <= high
+    assert results["ranking"] in ("raw", "scaled") and results["fill"] in ("zero", "mean")
+    focus = results["results"]["en-de"]["pos"]
+    assert set(focus["layers"]) == {"L1", "L2"} and 0 <= focus["embedding"] <= 1
 
 
 def _check_03(results):
