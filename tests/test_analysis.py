@@ -50,6 +50,7 @@ def _result(all_acc, top, bottom, neurons, share):
             "minimal_set": {"neurons": neurons, "share": share}, "selectivity": 0.1}
 
 
+FAMILIES = {"en-de": "NMT", "lm": "LM"}
 RESULTS = {
     "en-de": {"pos": _result(0.9, 0.8, 0.7, 40, 0.2), "month": _result(0.99, 0.99, 0.98, 2, 0.01)},
     "lm": {"pos": _result(0.85, 0.8, 0.5, 20, 0.1), "month": _result(0.99, 0.99, 0.9, 1, 0.005)},
@@ -63,7 +64,7 @@ def test_neurons_needed_reads_minimal_sets():
 
 
 def test_nmt_vs_lm_averages_top_minus_bottom_gaps_per_family():
-    table = analysis.nmt_vs_lm(RESULTS).set_index("family")
+    table = analysis.nmt_vs_lm(RESULTS, FAMILIES).set_index("family")
     assert table.loc["NMT", "mean_gap"] == pytest.approx((10 + 1) / 2)
     assert table.loc["LM", "mean_gap"] == pytest.approx((30 + 9) / 2)
     assert table.loc["LM", "mean_minimal_share"] == pytest.approx(0.0525)
@@ -185,7 +186,7 @@ def test_exclusive_answer_names_shares_and_the_most_shared_labels():
 
 
 def test_nmt_vs_lm_overlapping_family_intervals_are_not_resolved():
-    table = analysis.nmt_vs_lm(RESULTS)
+    table = analysis.nmt_vs_lm(RESULTS, FAMILIES)
     answer = analysis.nmt_vs_lm_answer(table, {"NMT": 12.8, "LM": 25.5})
     assert "5.5 points [" in answer and "19.5 [" in answer and "not resolved at this scale" in answer
     assert "bidirectional" in answer
@@ -195,7 +196,7 @@ def test_nmt_vs_lm_overlapping_family_intervals_are_not_resolved():
 def test_nmt_vs_lm_separated_intervals_give_the_direction():
     results = {"en-de": {q: _result(0.9, 0.8, 0.78 + d, 40, 0.2) for q, d in zip("abc", (0, .01, .02))},
                "lm": {q: _result(0.9, 0.8, 0.5 + d, 40, 0.2) for q, d in zip("abc", (0, .01, .02))}}
-    table = analysis.nmt_vs_lm(results).set_index("family")
+    table = analysis.nmt_vs_lm(results, FAMILIES).set_index("family")
     assert table.loc["LM", "gap_low"] > table.loc["NMT", "gap_high"] and table.loc["LM", "gaps"] == 3
     answer = analysis.nmt_vs_lm_answer(table.reset_index(), {"NMT": 12.8, "LM": 25.5})
     assert "more localized in the LM" in answer and "the paper's direction" in answer
@@ -205,7 +206,8 @@ def test_nmt_vs_lm_separated_intervals_give_the_direction():
 def test_top_bottom_gap_reads_notebook_01_intervals_defensively():
     with_intervals = _result(0.9, 0.8, 0.5, 40, 0.2)
     with_intervals["intervals"] = {"retraining": {"top": {"10": [0.75, 0.85]}, "bottom": {"10": [0.45, 0.55]}}}
-    gaps = analysis.top_bottom_gap({"lm": {"pos": with_intervals}, "en-de": {"pos": _result(.9, .8, .7, 4, .1)}})
+    gaps = analysis.top_bottom_gap({"lm": {"pos": with_intervals}, "en-de": {"pos": _result(.9, .8, .7, 4, .1)}},
+                                  FAMILIES)
     row = gaps.set_index("model").loc["lm"]
     assert row.gap == pytest.approx(30) and row.gap_low == pytest.approx(20) and row.gap_high == pytest.approx(40)
     assert np.isnan(gaps.set_index("model").loc["en-de", "gap_low"])

@@ -76,16 +76,12 @@ def neurons_needed(lca_results: Mapping[str, Mapping[str, Mapping]]) -> pd.DataF
     return pd.DataFrame(rows, columns=["model", "prop", "neurons", "share", "all"])
 
 
-def model_family(model: str) -> str:
-    """``"LM"`` for the language model, ``"NMT"`` for a translation pair such as ``"en-de"``."""
-    return "LM" if model == "lm" else "NMT"
-
-
-def top_bottom_gap(lca_results: Mapping[str, Mapping[str, Mapping]], pct: int = 10,
+def top_bottom_gap(lca_results: Mapping[str, Mapping[str, Mapping]], families: Mapping[str, str], pct: int = 10,
                    how: str = "retraining") -> pd.DataFrame:
     """Top-minus-bottom accuracy (points) at ``pct`` % of neurons per model and property, with a 95 % interval.
 
-    The paper's Q3 measure: a larger gap means the property is more localized in the top neurons. ``gap_low`` /
+    The paper's Q3 measure: a larger gap means the property is more localized in the top neurons. ``families``
+    maps each model to its family ("NMT", "LM", ...: ``lib.pipeline.specs.ModelSpec.family``). ``gap_low`` /
     ``gap_high`` come from the top and bottom intervals notebook 01 records (``"intervals"``), combined
     conservatively (top low − bottom high, top high − bottom low); NaN where 01 recorded none.
     Used in: 06_nmt_vs_lm.
@@ -95,7 +91,7 @@ def top_bottom_gap(lca_results: Mapping[str, Mapping[str, Mapping]], pct: int = 
     for model, props in lca_results.items():
         for prop, r in props.items():
             top, bottom = (_interval_of(r, how, sel, key) for sel in ("top", "bottom"))
-            rows.append({"model": model, "family": model_family(model), "prop": prop,
+            rows.append({"model": model, "family": families[model], "prop": prop,
                          "top": r[how]["top"][key], "bottom": r[how]["bottom"][key],
                          "gap": 100.0 * (r[how]["top"][key] - r[how]["bottom"][key]),
                          "gap_low": 100.0 * (top[0] - bottom[1]), "gap_high": 100.0 * (top[1] - bottom[0])})
@@ -111,7 +107,8 @@ def _interval_of(result: Mapping, how: str, selection: str, pct: str) -> tuple[f
         return float("nan"), float("nan")
 
 
-def nmt_vs_lm(lca_results: Mapping[str, Mapping[str, Mapping]], pct: int = 10) -> pd.DataFrame:
+def nmt_vs_lm(lca_results: Mapping[str, Mapping[str, Mapping]], families: Mapping[str, str], pct: int = 10
+              ) -> pd.DataFrame:
     """Per family (NMT, LM): mean top-minus-bottom gap (points) with a 95 % t interval over its (model, property)
     gaps (``gap_low``, ``gap_high``, ``gaps``), and the mean minimal-set share over properties.
 
@@ -119,9 +116,9 @@ def nmt_vs_lm(lca_results: Mapping[str, Mapping[str, Mapping]], pct: int = 10) -
     the properties (and models) as a sample, so it holds their spread and, through it, the probes' noise.
     Used in: 06_nmt_vs_lm.
     """
-    gaps = top_bottom_gap(lca_results, pct)
+    gaps = top_bottom_gap(lca_results, families, pct)
     needed = neurons_needed(lca_results)
-    needed["family"] = needed["model"].map(model_family)
+    needed["family"] = needed["model"].map(families)
     common = set.intersection(*(set(g["prop"]) for _, g in gaps.groupby("family"))) if len(gaps) else set()
     gaps, needed = gaps[gaps["prop"].isin(common)], needed[needed["prop"].isin(common)]
     table = pd.concat([gaps.groupby("family")["gap"].mean().rename("mean_gap"),
