@@ -130,4 +130,4 @@ def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(
     for needed in re.findall(r'read_results\(\w+\.name, "(\w+)"\)', code):
         assert f"notebooks/{needed}.ipynb" in intro, f"say to run {needed} first"
     if not re.findall(r"read_results\(", code):
-        assert "built here with progress bars" in intro or "progress bar per epoch" in intro
+        assert "built here with progress bars" in intro or "progress bar per epoch" in intro, "say what gets built"
