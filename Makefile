@@ -7,7 +7,7 @@ PROFILE ?= demo
 SHARED_MIRROR := $(abspath $(wildcard ../shared/data))
 export GRAINS_DATA_MIRROR ?= $(SHARED_MIRROR)
 
-.PHONY: demo test bench lab corpora clean-reports
+.PHONY: demo test bench lab corpora chromium clean-reports
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,15 @@ demo: corpora
 	$(BIN)/python -m lib.pipeline.training --profile $(PROFILE) --jobs 2
 	$(BIN)/python -m lib.runner --profile $(PROFILE)
 
-test: corpora
+test: corpora chromium
 	$(BIN)/python -m pytest -q
+
+# Debian's Chromium drives tests/test_browser.py (Playwright's own browser download does not work here). Installed when
+# missing if we are root and the Debian archive answers; otherwise that test is skipped with the reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		apt-get install -y -qq chromium >/dev/null; } || \
+		echo "[grains] chromium is not installed (needs root and Debian's archive): the browser test will be skipped"
 
 bench: corpora
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -2,23 +2,32 @@
 
 ``make demo`` runs every notebook in ``notebooks/`` in order through :func:`run_all`; the tests run each in the
 ``tiny`` profile. Each executed notebook is saved beside its HTML rendering, and each notebook records its key
-numbers with :func:`write_results`, so runs can be compared without reading HTML.
+numbers with :func:`write_results`, so runs can be compared without reading HTML. While a notebook runs, the terminal
+shows its sections and its progress bars as plain lines (:class:`Follower`, :mod:`lib.progress`); at the end, the
+wall time per notebook (kept in ``reports/<profile>/timings.json`` to estimate the next run). Ctrl-C or SIGTERM stops
+cleanly: no half-written report, no kernel left behind, and the next run resumes from the caches.
 Used in: the Makefile (``python -m lib.runner``), tests/test_notebooks.py, and the last cell of every notebook.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from lib.pipeline.artifacts import atomic_path, read_json, write_json, write_text
 from lib.pipeline.profiles import PROFILES, REPO_ROOT, get_profile, reports_dir
+from lib.progress import INTERVAL_ENV, PROGRESS_ENV
+from lib.progress import interval as progress_interval
 from lib.summary import write_summary
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+TIMINGS = "timings.json"
 
 
 def notebooks() -> list[Path]:
@@ -73,9 +82,13 @@ def run_notebook(path: str | Path, profile: str, parameters: dict[str, Any] | No
                  html: bool = True) -> Path:
     """Execute one notebook headless with ``profile`` (and ``interactive=False``) into ``reports/<profile>/``.
 
-    Returns the executed notebook's path; an HTML rendering is written beside it when ``html`` is true.
+    Prints which section runs and the lines of its progress bars (:class:`Follower`). The report is written
+    atomically: an interrupted run (Ctrl-C) leaves no half-written report and stops the kernel; the caches it filled
+    stay, so rerunning resumes. Returns the executed notebook's path; an HTML rendering is written beside it when
+    ``html`` is true.
     """
     import papermill
+    from traitlets.config import Config
 
     path = Path(path)
     if not path.exists():
@@ -83,12 +96,103 @@ def run_notebook(path: str | Path, profile: str, parameters: dict[str, Any] | No
         raise FileNotFoundError(f"no notebook {path}; known notebooks: {known}")
     params = {"profile": get_profile(profile).name, "interactive": False, **(parameters or {})}
     out = reports_dir(profile) / path.name
-    with atomic_path(out) as tmp:
+    with tempfile.TemporaryDirectory(prefix="grains-") as run_dir, Follower(path, Path(run_dir)) as follow, \
+            atomic_path(out) as tmp:
+        # Unix sockets, not TCP, between papermill and its kernel: nothing to eavesdrop on, so ipykernel stays quiet.
+        kernel = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(run_dir) / "kernel")}})
         papermill.execute_notebook(str(path), str(tmp), parameters=params, kernel_name="python3",
-                                   cwd=str(path.parent), progress_bar=False, log_output=False)
+                                   cwd=str(path.parent), progress_bar=False, log_output=False, config=kernel,
+                                   on_cell_start=follow.cell_start, on_cell_execute=follow.cell_execute)
     if html:
         write_text(out.with_suffix(".html"), _to_html(out))
     return out
+
+
+class Follower:
+    """Prints, while a notebook runs headless, the section being executed and its progress-bar lines.
+
+    The kernel inherits ``GRAINS_PROGRESS_FILE`` (see :mod:`lib.progress`); a thread prints each line the kernel
+    appends, prefixed with the notebook's number, and says which cell is still running when the file stays quiet for
+    ``4 × GRAINS_PROGRESS_INTERVAL`` seconds. Used in: :func:`run_notebook`.
+    """
+
+    def __init__(self, notebook: Path, run_dir: Path, echo: Callable[[str], None] | None = None):
+        self.tag = notebook.stem.split("_")[0]
+        self.file = run_dir / "progress.txt"
+        self.echo = echo or (lambda line: print(line, flush=True))
+        self.n_code = sum(c.get("cell_type") == "code" for c in _read_cells(notebook))
+        self.section, self.shown, self.code_seen = "", "", 0
+        self.start = self.last = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name=f"grains-progress-{self.tag}", daemon=True)
+        self._saved_env: dict[str, str | None] = {}
+
+    def __enter__(self) -> "Follower":
+        self.file.touch()
+        for name, value in ((PROGRESS_ENV, str(self.file)), (INTERVAL_ENV, str(progress_interval()))):
+            self._saved_env[name] = os.environ.get(name)
+            os.environ[name] = value
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def say(self, text: str) -> None:
+        """Print one line about this notebook, with the time since it started."""
+        self.last = time.perf_counter()
+        self.echo(f"[grains] {self.tag} {_clock(self.last - self.start)} · {text}")
+
+    def cell_start(self, cell: Any, cell_index: int) -> None:
+        """nbclient hook for every cell: a markdown heading names the section the next code cells belong to."""
+        if cell.cell_type == "markdown":
+            headings = [line.lstrip("#").strip() for line in cell.source.splitlines() if line.startswith("#")]
+            self.section = headings[0] if headings else self.section
+
+    def cell_execute(self, cell: Any, cell_index: int) -> None:
+        """nbclient hook before a code cell runs: announce each new section once."""
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            return
+        self.code_seen += 1
+        if self.section != self.shown:
+            self.shown = self.section
+            self.say(f"cell {self.code_seen}/{self.n_code} · {self.section}")
+
+    def _follow(self) -> None:
+        offset, quiet = 0, 4 * progress_interval()
+        while True:
+            stopping = self._stop.wait(0.5)
+            with open(self.file, encoding="utf-8") as f:
+                f.seek(offset)
+                chunk = f.read()
+            complete = chunk[:chunk.rfind("\n") + 1]
+            offset += len(complete.encode("utf-8"))
+            for line in complete.splitlines():
+                self.say(line)
+            if stopping:
+                return
+            if time.perf_counter() - self.last > quiet:
+                self.say(f"still in cell {self.code_seen}/{self.n_code} · {self.shown}" if self.code_seen
+                         else "starting the kernel")
+
+
+def _read_cells(notebook: Path) -> list[dict]:
+    import nbformat
+
+    return nbformat.read(notebook, as_version=4).cells
+
+
+def _clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for a duration in seconds."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _to_html(executed: Path) -> str:
@@ -99,18 +203,40 @@ def _to_html(executed: Path) -> str:
     return body
 
 
-def run_all(profile: str, only: list[str] | None = None) -> list[Path]:
-    """Execute every notebook (or those whose names start with one of ``only``) in order; print timings."""
+def run_all(profile: str, only: list[str] | None = None) -> dict[str, float]:
+    """Execute every notebook (or those whose names start with one of ``only``) in order, saying what is left.
+
+    Before each notebook it prints the time the last run of the profile took for it and for all that remain
+    (``reports/<profile>/timings.json``); at the end, a table of wall time per notebook. Returns the seconds each
+    notebook took. Ctrl-C stops cleanly: the notebook being run leaves no report and the next run resumes from caches.
+    """
     chosen = [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
     if not chosen:
         raise ValueError(f"no notebook matches {only}; known: {', '.join(nb.name for nb in notebooks())}")
-    done = []
-    for nb in chosen:
+    timings_file = reports_dir(profile) / TIMINGS
+    last = read_json(timings_file) if timings_file.exists() else {}
+    took: dict[str, float] = {}
+    for i, nb in enumerate(chosen):
+        left = [last.get(n.stem) for n in chosen[i:]]
+        known = f"; last run {_clock(left[0])}" if left[0] else ""
+        total = f", about {_clock(sum(left))} left in all" if all(left) else ""
+        print(f"[grains] running {nb.name} ({i + 1}/{len(chosen)}, profile {profile}{known}{total})", flush=True)
         start = time.perf_counter()
-        print(f"[grains] running {nb.name} (profile {profile}) ...", flush=True)
-        done.append(run_notebook(nb, profile))
-        print(f"[grains]   done in {time.perf_counter() - start:.0f} s", flush=True)
-    return done
+        run_notebook(nb, profile)
+        took[nb.stem] = time.perf_counter() - start
+        write_json(timings_file, {**read_json(timings_file), **took} if timings_file.exists() else took)
+        print(f"[grains] {nb.stem} done in {_clock(took[nb.stem])}", flush=True)
+    print(timings_table(took, profile), flush=True)
+    return took
+
+
+def timings_table(took: dict[str, float], profile: str) -> str:
+    """A plain-text table of wall time per notebook and in total, as the README quotes it."""
+    width = max(len(name) for name in [*took, "total"])
+    rows = [f"{name:<{width}}  {_clock(seconds):>8}" for name, seconds in took.items()]
+    rule = "-" * (width + 10)
+    return "\n".join([f"wall time per notebook (profile {profile})", rule, *rows, rule,
+                      f"{'total':<{width}}  {_clock(sum(took.values())):>8}"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,10 +248,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mirror:
         os.environ["GRAINS_DATA_MIRROR"] = str(Path(args.mirror).resolve())
-    run_all(args.profile, args.only)
+    signal.signal(signal.SIGTERM, _stop)  # a cancelled CI job or `kill` cleans up as Ctrl-C does
+    try:
+        run_all(args.profile, args.only)
+    except KeyboardInterrupt:
+        print("\n[grains] interrupted: the notebook that was running left no report; trained models, activations and "
+              "probes saved so far stay cached, so running the same command again resumes from them.", flush=True)
+        return 130
     summary = write_summary(args.profile)
     print(f"[grains] results: {reports_dir(args.profile)} (executed notebooks, HTML, JSON); summary: {summary}")
     return 0
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

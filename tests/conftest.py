@@ -44,3 +44,8 @@ def tiny_data_dir(corpora_root, monkeypatch):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(corpora_root))
     monkeypatch.delenv(corpora.MIRROR_ENV, raising=False)
     return corpora_root
+
+
+def pytest_collection_modifyitems(items):
+    """Browser tests run last: they reuse the tiny models, activations and probes the notebook tests cache."""
+    items.sort(key=lambda item: item.path.name == "test_browser.py")

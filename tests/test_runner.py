@@ -1,7 +1,19 @@
-"""The notebook harness: parameter checks and results files."""
-import pytest
+"""The notebook harness: parameter checks, results files, progress lines, Ctrl-C and timings."""
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from lib import runner
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from lib import progress, runner
+from lib.pipeline.profiles import REPO_ROOT
 
 
 def test_check_parameters_names_the_wrong_one():
@@ -23,3 +35,99 @@ def test_results_round_trip_and_missing_results_say_what_to_run(monkeypatch, tmp
 def test_unknown_notebook_lists_the_known_ones(tmp_path):
     with pytest.raises(FileNotFoundError, match="00_data_and_models.ipynb"):
         runner.run_notebook(tmp_path / "nope.ipynb", "tiny")
+
+
+def _notebook(path, *cells):
+    """A small notebook in the house layout: a title, a parameters cell, then (markdown, code) ``cells``."""
+    nb = new_notebook(cells=[new_markdown_cell("# A test notebook"),
+                             new_code_cell('profile = "demo"  # str\ninteractive = True  # bool',
+                                           metadata={"tags": ["parameters"]})])
+    nb.cells += [new_markdown_cell(c) if c.startswith("#") else new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_headless_run_prints_its_sections_and_progress_lines_without_kernel_noise(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("GRAINS_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0.3")
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    path = _notebook(tmp_path / "09_sheep.ipynb", "## Counting sheep",
+                     "import time\nfrom lib.progress import tqdm\nbar = tqdm(range(30), desc='sheep')\n"
+                     "for i in bar:\n    time.sleep(0.05)\n    bar.set_postfix(loss=f'{i / 7:.3f}')\n"
+                     "for i in tqdm(range(3), desc='too fast to show'):\n    pass")
+    executed = runner.run_notebook(path, "tiny", html=False)
+    out, err = capfd.readouterr()
+    assert "[grains] 09 " in out and "cell 2/2 · Counting sheep" in out
+    bars = [line for line in out.splitlines() if "sheep: " in line]
+    assert bars and all("left" in line and "loss=" in line for line in bars), out
+    assert any("100% (30/30)" in line for line in bars)
+    assert "too fast to show" not in out and "\r" not in out + err
+    assert "TCP without encryption" not in out + err
+    bar_outputs = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
+    assert not bar_outputs, "progress goes to the terminal, not into the report"
+    assert progress.PROGRESS_ENV not in os.environ, "the runner restores the environment"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_leaves_no_report_stops_the_kernel_and_a_rerun_resumes_from_the_cache(tmp_path, stop):
+    notebooks_dir, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks_dir.mkdir()
+    _notebook(notebooks_dir / "00_slow.ipynb", "## Building the cache",
+              "import os, time\nfrom pathlib import Path\nPath(os.environ['PID_FILE']).write_text(str(os.getpid()))\n"
+              "cache = Path(os.environ['CACHE'])\nif not cache.exists():\n    cache.write_text('built')\n"
+              "    time.sleep(120)\nprint(cache.read_text())")
+    env = {**os.environ, "GRAINS_REPORTS_DIR": str(reports), "PYTHONPATH": str(REPO_ROOT),
+           "PID_FILE": str(tmp_path / "pid"), "CACHE": str(tmp_path / "cache")}
+    script = ("import sys; from pathlib import Path; from lib import runner; "
+              f"runner.NOTEBOOKS_DIR = Path({str(notebooks_dir)!r}); sys.exit(runner.main(['--profile', 'tiny']))")
+
+    first = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "cache").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first.send_signal(stop)
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 130 and "interrupted" in out and "resumes" in out, out
+    assert not list((reports / "tiny").iterdir()), "no report, half-written or complete, after Ctrl-C"
+    kernel = int((tmp_path / "pid").read_text())
+    assert _gone(kernel), "the kernel stops with the run"
+
+    second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    executed = nbformat.read(reports / "tiny" / "00_slow.ipynb", as_version=4)
+    assert "built" in executed.cells[-1].outputs[0]["text"]
+    assert "wall time per notebook" in second.stdout and "00_slow" in second.stdout
+    assert set(json.loads((reports / "tiny" / runner.TIMINGS).read_text())) == {"00_slow"}
+
+
+def _gone(pid, wait=10.0):
+    """Whether process ``pid`` has exited (or is a zombie waiting to be reaped) within ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status")
+        if not status.exists() or "\nState:\tZ" in status.read_text():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_the_timings_table_lists_every_notebook_and_the_total():
+    table = runner.timings_table({"00_data_and_models": 754.2, "01_linguistic_correlation": 65}, "demo")
+    lines = table.splitlines()
+    assert lines[0] == "wall time per notebook (profile demo)"
+    assert "00_data_and_models" in lines[2] and lines[2].endswith("12:34")
+    assert lines[-1].startswith("total") and lines[-1].endswith("13:39")
+
+
+@pytest.mark.parametrize("path", runner.notebooks(), ids=lambda p: p.stem)
+def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    intro = nb.cells[0].source
+    assert "**Opened before `make demo`?**" in intro
+    code = "".join(c.source for c in nb.cells if c.cell_type == "code")
+    for needed in re.findall(r'read_results\(\w+\.name, "(\w+)"\)', code):
+        assert f"notebooks/{needed}.ipynb" in intro, f"say to run {needed} first"
+    if not re.findall(r"read_results\(", code):
+        assert "built here with progress bars" in intro or "progress bar per epoch" in intro, "say what gets built"

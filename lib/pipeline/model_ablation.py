@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from lib.methods.damage import ablation_counts, metric_from_totals
 from lib.methods.neurons import Ablation
 from lib.pipeline.cache import NPY, artifact, cached, model_key, split_key
 from lib.pipeline.profiles import Profile, get_profile
 from lib.pipeline.specs import model_spec
+from lib.progress import tqdm
 
 MODES = ("zero", "mean")
 

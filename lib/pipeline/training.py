@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
-from tqdm.auto import tqdm
 
 from lib.pipeline.artifacts import atomic_path, config_key
 from lib.pipeline.models import LM, NMT
 from lib.pipeline.profiles import Profile, get_profile, models_dir
 from lib.pipeline.specs import REPLICATES, ModelSpec, model_spec, trained_spec
 from lib.pipeline.subwords import BOS, EOS, PAD, Vocab, vocab_config, vocab_for
+from lib.progress import tqdm
 
 __all__ = ["Trained", "load_model", "model_config", "replicate_part", "build_model", "train", "train_all",
            "load_checkpoint", "device"]

