@@ -42,17 +42,34 @@ from lib.pipeline.artifacts import atomic_path, config_key
 from lib.pipeline.profiles import Profile, get_profile, results_dir
 
 
+SOLVERS = ("fista", "adam")
+DEV_USES = ("report", "early_stop")
+
+
 @dataclass(frozen=True)
 class ProbeSettings:
-    """How a probe is trained: elastic-net strengths, Adam schedule, early stopping, seed.
+    """How a probe is trained: elastic-net strengths, solver, stopping rule, what the dev split is for, seed.
 
-    The dev accuracy is checked ``checks_per_epoch`` times per epoch; training stops once ``patience`` checks in a
-    row failed to raise the best by more than ``min_delta`` (a tenth of a point by default: smaller gains are
-    noise), and the most accurate weights are kept.
+    ``solver="fista"`` (default) runs full-batch accelerated proximal gradient to the optimum of the stated objective
+    and stops when the largest entry of the gradient mapping (the proximal step's change of V and bias, times its
+    Lipschitz constant; zero exactly at the optimum) is at most ``tol``, or after ``max_iter`` passes. It is
+    deterministic and does not use ``seed``. ``solver="adam"`` is the paper's and NeuroX's optimiser (mini-batch
+    Adam with a soft-threshold step for λ1), kept to measure what under-convergence changes: ``epochs``,
+    ``batch_size``, ``lr`` and ``seed`` (the shuffling) apply to it alone.
+
+    ``dev_use``: ``"report"`` (default) only scores the final weights on the dev split; ``"early_stop"`` (Adam only)
+    checks dev accuracy ``checks_per_epoch`` times per epoch, stops once ``patience`` checks in a row failed to raise
+    the best by more than ``min_delta`` and keeps the most accurate weights. A converged solver needs no early
+    stopping: the objective, not a dev split, defines the probe, and λ (chosen on dev by :func:`lambda_search`) is
+    the regulariser.
     """
 
     l1: float = 1e-5
     l2: float = 1e-5
+    solver: str = "fista"
+    tol: float = 1e-4
+    max_iter: int = 2000
+    dev_use: str = "report"
     epochs: int = 20
     batch_size: int = 256
     lr: float = 2e-3
@@ -60,6 +77,16 @@ class ProbeSettings:
     min_delta: float = 1e-3
     checks_per_epoch: int = 2
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ValueError(f"unknown probe solver {self.solver!r}; known: {', '.join(SOLVERS)}")
+        if self.dev_use not in DEV_USES:
+            raise ValueError(f"unknown dev_use {self.dev_use!r}; known: {', '.join(DEV_USES)}")
+        if self.dev_use == "early_stop" and self.solver != "adam":
+            raise ValueError("dev_use='early_stop' needs solver='adam': FISTA runs to the optimum of its objective")
+        if self.l1 < 0 or self.l2 < 0:
+            raise ValueError(f"penalties must be ≥ 0, got l1={self.l1}, l2={self.l2}")
 
     @classmethod
     def from_profile(cls, profile: str | Profile) -> ProbeSettings:
@@ -72,8 +99,10 @@ class ProbeSettings:
 @dataclass(frozen=True, eq=False)
 class Probe:
     """A trained probe: ``weights`` labels × neurons, ``bias`` (labels,), ``classes`` the label of each row (sorted),
-    the ``settings`` it was trained with, ``epochs_run`` (epochs behind the kept weights), their dev accuracy, and
-    ``scale`` (neurons,) the standard deviation of each neuron over the training words."""
+    the ``settings`` it was trained with, ``epochs_run`` (passes over the training words behind the kept weights:
+    FISTA iterations or Adam epochs), their dev accuracy (None without a dev split), ``scale`` (neurons,) the
+    standard deviation of each neuron over the training words, the training ``objective`` the weights reach and
+    whether the solver met its stopping rule (``converged``; None for Adam, which has none)."""
 
     weights: np.ndarray
     bias: np.ndarray
@@ -82,6 +111,8 @@ class Probe:
     epochs_run: float
     dev_accuracy: float | None
     scale: np.ndarray
+    objective: float | None = None
+    converged: bool | None = None
 
     @property
     def scaled_weights(self) -> np.ndarray:
@@ -119,12 +150,33 @@ def encode(classes: Sequence[str], labels: np.ndarray) -> np.ndarray:
     return np.where(classes[pos] == labels, pos, -1)
 
 
+def objective(probe: Probe, acts: np.ndarray, labels: Sequence[str]) -> float:
+    """The probe's training objective on ``acts`` (words × neurons) and ``labels``, in float64: mean cross-entropy
+    + λ1 Σ|W| + λ2 Σ W² with the probe's own λ; the number a solver minimises, to compare solvers (a label the
+    probe does not know raises). Used in: benchmarks/bench_probe.py."""
+    acts, labels = _check(acts, labels, "objective")
+    y = encode(probe.classes, labels)
+    if (y < 0).any():
+        raise ValueError(f"objective: labels unknown to the probe: {sorted(set(labels[y < 0]))[:5]}")
+    return _objective(probe.weights, probe.bias, acts, y, probe.settings.l1, probe.settings.l2)
+
+
+def _objective(weights: np.ndarray, bias: np.ndarray, acts: np.ndarray, y: np.ndarray, l1: float, l2: float
+               ) -> float:
+    """Mean CE + λ1 Σ|W| + λ2 Σ W² of raw weights (labels × neurons) in float64."""
+    W = np.asarray(weights, dtype=np.float64)
+    z = np.asarray(acts, dtype=np.float64) @ W.T + np.asarray(bias, dtype=np.float64)
+    z -= z.max(1, keepdims=True)
+    ce = np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(len(y)), y])
+    return float(ce + l1 * np.abs(W).sum() + l2 * np.square(W).sum())
+
+
 def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, Sequence[str]] | None = None,
                 settings: ProbeSettings | None = None, progress: bool = True) -> Probe:
     """Train the elastic-net probe on ``acts`` (words × neurons) and ``labels`` (one string per word).
 
-    With ``dev = (acts, labels)`` training stops early (see :class:`ProbeSettings`) and keeps the best epoch.
-    Seeded: the same inputs give the same probe. Used in: 01_linguistic_correlation.
+    ``dev = (acts, labels)`` is scored (``dev_accuracy``) and, with ``dev_use="early_stop"``, stops Adam early (see
+    :class:`ProbeSettings`). The same inputs give the same probe. Used in: 01_linguistic_correlation.
     """
     settings = settings or ProbeSettings()
     acts, labels = _check(acts, labels, "train_probe")
@@ -137,11 +189,24 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
         if dev_acts.shape[1] != acts.shape[1]:
             raise ValueError(f"train_probe: dev has {dev_acts.shape[1]} neurons, train {acts.shape[1]}")
         dev_data = (dev_acts, encode(classes, dev_labels))
+    y = encode(classes, labels)
+    early = settings.dev_use == "early_stop" and dev_data is not None
     with _one_thread_on_cpu():
-        W, b, scale, epochs_run, dev_acc = _fit(acts, encode(classes, labels), len(classes), settings, dev_data,
-                                                progress)
-    return Probe(weights=W, bias=b, classes=classes, settings=settings, epochs_run=epochs_run,
-                 dev_accuracy=dev_acc, scale=scale)
+        if settings.solver == "adam":
+            fit, dev_acc = _fit_adam(acts, y, len(classes), settings, dev_data if early else None, progress)
+        else:
+            design = _design(acts, y, len(classes))
+            fit = _raw(design, *_fista(design, settings.l1, settings.l2, settings.tol, settings.max_iter,
+                                       progress=progress))
+    if dev_data is not None and not early:
+        dev_acc = float(np.mean((np.asarray(dev_data[0], dtype=np.float32) @ fit.weights.T + fit.bias).argmax(1)
+                                == dev_data[1]))
+    elif dev_data is None:
+        dev_acc = None
+    obj = fit.objective if fit.objective is not None else _objective(fit.weights, fit.bias, acts, y, settings.l1,
+                                                                      settings.l2)
+    return Probe(weights=fit.weights, bias=fit.bias, classes=classes, settings=settings, epochs_run=fit.passes,
+                 dev_accuracy=dev_acc, scale=fit.scale, objective=obj, converged=fit.converged)
 
 
 @contextlib.contextmanager
@@ -164,13 +229,147 @@ def _tensor(acts: np.ndarray, dev: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(acts, dtype=np.float32)).to(dev)
 
 
-def _fit(acts: np.ndarray, y: np.ndarray, n_classes: int, s: ProbeSettings,
-         dev_data: tuple[np.ndarray, np.ndarray] | None, progress: bool
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float | None]:
+def _standardise(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centre and scale ``X`` (words × neurons) in place; returns its column means and spreads (σ = 1 for a
+    constant neuron). Column sums in row blocks: torch's own std over dim 0 of a row-major matrix measured 20×
+    slower."""
+    mu = X.mean(0)
+    X.sub_(mu)
+    sigma = (sum((chunk * chunk).sum(0) for chunk in X.split(4096)) / max(X.shape[0] - 1, 1)).sqrt()
+    sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+    X.div_(sigma)
+    return mu, sigma
+
+
+@dataclass(frozen=True, eq=False)
+class _Design:
+    """Standardised training data on the device: ``X`` words × neurons, ``Y`` label ids, column ``mu`` and
+    ``sigma`` of the raw activations, the number of labels."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    mu: torch.Tensor
+    sigma: torch.Tensor
+    n_classes: int
+
+
+def _design(acts: np.ndarray, y: np.ndarray, n_classes: int) -> _Design:
+    dev = device()
+    X = _tensor(acts, dev)
+    if X.data_ptr() == np.asarray(acts).ctypes.data:
+        X = X.clone()  # standardised in place below: never write into the caller's array
+    mu, sigma = _standardise(X)
+    return _Design(X=X, Y=torch.from_numpy(np.asarray(y, dtype=np.int64)).to(dev), mu=mu, sigma=sigma,
+                   n_classes=n_classes)
+
+
+@dataclass(frozen=True, eq=False)
+class _Fit:
+    """Raw-space result of a solver: weights labels × neurons, bias, σ, passes over the data, objective, converged."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    scale: np.ndarray
+    passes: float
+    objective: float | None
+    converged: bool | None
+
+
+def _raw(design: _Design, V: torch.Tensor, c: torch.Tensor, iters: int, obj: float, converged: bool) -> _Fit:
+    """Map the standardised solution (V neurons × labels, c) back to raw weights ``W = V / σ``, bias ``c - W·μ``."""
+    raw = V / design.sigma[:, None]
+    return _Fit(raw.T.cpu().numpy().copy(), (c - design.mu @ raw).cpu().numpy().copy(),
+                design.sigma.cpu().numpy().copy(), float(iters), obj, converged)
+
+
+def _smooth(design: _Design, Z: torch.Tensor, V: torch.Tensor, l2: torch.Tensor) -> torch.Tensor:
+    """Mean CE of logits Z (words × labels) + Σ l2 V², in float64 (a 0-d tensor)."""
+    ce = torch.logsumexp(Z, 1) - Z.gather(1, design.Y[:, None])[:, 0]
+    return ce.double().mean() + (l2 * V * V).double().sum()
+
+
+def _lipschitz(X: torch.Tensor, steps: int = 20) -> float:
+    """A power-iteration estimate of the largest eigenvalue of XᵀX / n (X words × neurons), seeded and cheap
+    (2 n·d per step). It starts the backtracking of :func:`_fista`, which corrects an underestimate."""
+    v = torch.ones(X.shape[1], device=X.device) / math.sqrt(X.shape[1])
+    lam = 1.0
+    for _ in range(steps):
+        w = X.T @ (X @ v) / X.shape[0]
+        lam = float(w.norm())
+        v = w / max(lam, 1e-12)
+    return lam
+
+
+_NOISE = 1e-6  # relative float32 rounding of the mean CE: a sufficient-decrease test cannot resolve less
+_MAX_L = 1e12  # backtracking gives up doubling here (a step of 1e-12 no longer changes float32 weights)
+
+
+def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
+           init: tuple[torch.Tensor, torch.Tensor] | None = None, progress: bool = False
+           ) -> tuple[torch.Tensor, torch.Tensor, int, float, bool]:
+    """Full-batch FISTA (Beck and Teboulle 2009) with backtracking and adaptive restart (O'Donoghue and Candès
+    2015) on mean CE + Σ λ2/σ² V² (smooth) + Σ λ1/σ |V| (soft-threshold prox), bias unpenalised, in standardised
+    coordinates V = W·σ, from ``init`` = (V neurons × labels, c) or zeros.
+
+    Stops when ‖gradient mapping‖_∞ = L·‖(V⁺, c⁺) − (V_y, c_y)‖_∞ ≤ ``tol`` (zero exactly at the optimum) or after
+    ``max_iter`` iterations. The logits of the extrapolated point are the same extrapolation of the iterates'
+    logits, so one iteration costs one X·V and one Xᵀ·G, plus one X·V per backtracking step.
+    Returns V, c, iterations, the objective at V, c, and whether the stopping rule was met.
+    """
+    X, Y, n = design.X, design.Y, design.X.shape[0]
+    d, k = X.shape[1], design.n_classes
+    l1v, l2v = (l1 / design.sigma)[:, None], (l2 / design.sigma ** 2)[:, None]
+    V = init[0].clone() if init else torch.zeros(d, k, device=X.device)
+    c = init[1].clone() if init else torch.zeros(k, device=X.device)
+    Z = X @ V + c
+    F = float(_smooth(design, Z, V, l2v) + (l1v * V.abs()).double().sum())
+    Vp, cp, Zp = V, c, Z
+    L = 0.5 * max(_lipschitz(X), 1.0) + 2 * float(l2v.max())
+    t, converged, it = 1.0, False, 0
+    rows = torch.arange(n, device=X.device)
+    bar = tqdm(total=max_iter, desc="probe", leave=False, disable=not progress)
+    for it in range(1, max_iter + 1):
+        t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        beta = (t - 1) / t_next
+        Vy, cy, Zy = V + beta * (V - Vp), c + beta * (c - cp), Z + beta * (Z - Zp)
+        P = torch.softmax(Zy, 1)
+        fy = _smooth(design, Zy, Vy, l2v)
+        P[rows, Y] -= 1.0
+        P /= n
+        gV, gc = torch.addcmul(X.T @ P, Vy, l2v, value=2.0), P.sum(0)
+        while True:
+            U = Vy - gV / L
+            Vn = U.sign() * (U.abs() - l1v / L).clamp_(min=0)
+            cn = cy - gc / L
+            Zn = X @ Vn + cn
+            fn = _smooth(design, Zn, Vn, l2v)
+            D, dc = Vn - Vy, cn - cy
+            step2 = float((D * D).double().sum() + (dc * dc).double().sum())
+            bound = fy + (gV * D).double().sum() + (gc * dc).double().sum() + L / 2 * step2
+            if float(fn) <= float(bound) + _NOISE * float(fy) or L > _MAX_L:
+                break
+            L *= 2.0
+        Fn = float(fn + (l1v * Vn.abs()).double().sum())
+        gap = L * max(float(D.abs().max()), float(dc.abs().max()))
+        restart = float(((Vy - Vn) * (Vn - V)).sum() + ((cy - cn) * (cn - c)).sum()) > 0 or Fn > F
+        Vp, cp, Zp, V, c, Z, F = V, c, Z, Vn, cn, Zn, Fn
+        t = 1.0 if restart else t_next
+        L *= 0.9
+        bar.update(1)
+        if gap <= tol:
+            converged = True
+            break
+    bar.close()
+    return V, c, it, F, converged
+
+
+def _fit_adam(acts: np.ndarray, y: np.ndarray, n_classes: int, s: ProbeSettings,
+              dev_data: tuple[np.ndarray, np.ndarray] | None, progress: bool) -> tuple[_Fit, float | None]:
     """Mini-batch proximal Adam on mean CE + λ2 ΣW², soft-threshold for λ1 Σ|W|; gradients written out by hand.
 
-    Works on standardised inputs with weights ``V = W · σ`` (module docstring), so the penalties are λ1 Σ|V|/σ and
-    λ2 Σ V²/σ²; returns the raw-space weights (labels × neurons), bias and σ (a constant neuron gets σ = 1).
+    The paper's and NeuroX's optimiser (``solver="adam"``): it stops after ``epochs`` or, with ``dev_data``, by
+    early stopping, not at the optimum. Works on standardised inputs with weights ``V = W · σ`` (module docstring),
+    so the penalties are λ1 Σ|V|/σ and λ2 Σ V²/σ²; returns the raw-space fit and the kept weights' dev accuracy.
 
     The rows are shuffled once (seeded) and cut into contiguous batches, visited in a fresh seeded order each
     epoch: batches stay fixed after the first shuffle, which measured about twice as fast as gathering freshly
@@ -181,12 +380,7 @@ def _fit(acts: np.ndarray, y: np.ndarray, n_classes: int, s: ProbeSettings,
     rows = torch.randperm(len(y), generator=gen).numpy()
     X, Y = _tensor(acts[rows], dev), torch.from_numpy(y[rows]).to(dev)
     n, d = X.shape
-    mu = X.mean(0)
-    X.sub_(mu)
-    # column sums in row blocks: torch's own std over dim 0 of a row-major matrix measured 20× slower
-    sigma = (sum((chunk * chunk).sum(0) for chunk in X.split(4096)) / max(n - 1, 1)).sqrt()
-    sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
-    X.div_(sigma)
+    mu, sigma = _standardise(X)
     l1, l2 = (s.l1 / sigma)[:, None], (s.l2 / sigma ** 2)[:, None]
     starts = torch.arange(0, n, s.batch_size)
     W = torch.zeros(d, n_classes, device=dev)
@@ -230,8 +424,8 @@ def _fit(acts: np.ndarray, y: np.ndarray, n_classes: int, s: ProbeSettings,
     acc, epochs_run = (None, float(s.epochs)) if Xd is None else (best[0], best[3])
     V, c = (W, b) if Xd is None else best[1:3]
     raw = V / sigma[:, None]
-    return (raw.T.cpu().numpy().copy(), (c - mu @ raw).cpu().numpy().copy(), sigma.cpu().numpy().copy(), epochs_run,
-            acc)
+    return _Fit(raw.T.cpu().numpy().copy(), (c - mu @ raw).cpu().numpy().copy(), sigma.cpu().numpy().copy(),
+                epochs_run, None, None), acc
 
 
 def scores(probe: Probe, acts: np.ndarray) -> np.ndarray:
