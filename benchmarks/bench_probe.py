@@ -13,6 +13,7 @@ activations from ``lib.pipeline.extraction.probe_data``. NeuroX is a benchmark-o
     .venv/bin/pip install --no-deps neurox==1.0.9 imbalanced-learn sklearn-compat
     .venv/bin/python benchmarks/bench_probe.py [--words 100000 --neurons 1024 --labels 12]
     .venv/bin/python benchmarks/bench_probe.py --profile demo --model en-de --corpus brown --prop pos
+    .venv/bin/python benchmarks/bench_probe.py --words 100000 --neurons 512 --labels 40 --lambda-words 20000
 """
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib.methods.probing import (Probe, ProbeSettings, accuracy, encode, objective, synthetic_splits,  # noqa: E402
-                                 train_probe)
+from lib.methods.probing import (Probe, ProbeSettings, accuracy, encode, lambda_search, objective,  # noqa: E402
+                                 synthetic_splits, train_probe)
 from lib.methods.ranking import entry_steps, global_order  # noqa: E402
 
 
@@ -56,6 +57,25 @@ def step_sets(ordering: list[int], cutoffs: list[int]) -> list[set[int]]:
     return [set(int(n) for n in ordering[a:b]) for a, b in zip(starts, cutoffs)]
 
 
+def time_lambda_search(args: argparse.Namespace) -> int:
+    """Time ``lambda_search`` over the paper's 9 × 9 grid (one warm-started FISTA path) on ``--lambda-words`` words."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    data = load_data(args)
+    grid = (0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    print(f"λ search: {min(args.lambda_words, len(data.train[1]))} train words × {data.train[0].shape[1]} neurons, "
+          f"{len(set(data.train[1]))} labels, {len(grid)}² pairs; torch threads {torch.get_num_threads()}")
+    start = time.perf_counter()
+    search = lambda_search(data.train[:2], data.dev[:2], grid, ProbeSettings(seed=args.seed),
+                           max_words=args.lambda_words, progress=False)
+    elapsed = time.perf_counter() - start
+    iters = search.table.iterations
+    print(f"λ search  {elapsed:7.1f} s for {len(search.table)} fits, {iters.sum():.0f} FISTA iterations in all "
+          f"(median {iters.median():.0f}, max {iters.max():.0f} per fit); chosen λ1 {search.l1:g}, λ2 {search.l2:g}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--words", type=int, default=100_000, help="synthetic words in all (80 %% train)")
@@ -71,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stride", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads for both probes (Grains trains on 1 thread on CPU anyway)")
+    parser.add_argument("--lambda-words", type=int, default=0,
+                        help="instead of the comparison: time lambda_search over the 9 × 9 paper grid on this many "
+                             "training words (the demo notebook's lambda_words is 20000)")
     args = parser.parse_args(argv)
+    if args.lambda_words:
+        return time_lambda_search(args)
     try:
         import torch
         from neurox.interpretation import linear_probe as nx

@@ -4,17 +4,22 @@ A probe maps a word's neuron activations to a label of a property (METHODS.md §
 
     loss = mean cross-entropy + λ1 · Σ|W| + λ2 · Σ W²        (no penalty on the bias)
 
-with the cross-entropy averaged over the words of a mini-batch and the L2 term **squared**; NeuroX instead adds the
+with the cross-entropy averaged over the training words and the L2 term **squared**; NeuroX instead adds the
 unsquared Frobenius norm and sums the penalties per mini-batch of 32 without scaling, so equal λ values do not mean
-equal regularisation there. The smooth part is optimised with Adam on large shuffled mini-batches, the L1 part with
-a proximal (soft-threshold) step in Adam's own per-weight step sizes, so unhelpful weights become exactly zero; the
-best epoch on a dev split is kept (early stopping).
+equal regularisation there. The default solver trains the probe to the optimum of this objective: full-batch FISTA
+with backtracking and adaptive restart, the L1 term handled exactly by its soft-threshold prox (unhelpful weights
+become exactly zero), stopped on the gradient mapping (``ProbeSettings.tol``). It matches scipy's L-BFGS-B on the
+split W = W⁺ − W⁻ formulation (tests/test_probing.py); the mini-batch Adam of the paper and NeuroX, early-stopped on
+dev accuracy, stopped far from it (on synthetic data objective 0.39 against 0.051) and stays selectable as
+``solver="adam"`` to measure what that changes. The dev split only scores the probe unless Adam's early stopping is
+asked for (``dev_use``); λ is chosen on dev by :func:`lambda_search`.
 
 The objective is on **raw** activations, as in the paper and NeuroX: ``W`` multiplies the activations themselves, so
 zeroing a neuron (masking, in-model ablation) removes exactly its term. Internally the optimiser works on centred,
 scaled coordinates (``W = V / σ``, the bias absorbing ``W · μ``, the penalty written on ``V / σ``): an exact
 reparametrisation with the same minimiser, but LSTM states with offsets near ±0.75 and spreads near 0.1 otherwise
-need hundreds of Adam steps before the weights reach their scale (NeuroX's probe stays at 26 % on tiny POS).
+need hundreds of Adam steps before the weights reach their scale (NeuroX's probe stays at 26 % on tiny POS), and
+the gradient's Lipschitz constant, which sets FISTA's step, is far smaller on standardised columns.
 
 Rankings use ``scaled_weights`` = W · σ, not raw W: a raw weight is per unit of activation, so a neuron with a small
 spread gets a large |W| for little evidence. The spreads of the demo en→de encoder differ 27-fold, and ranking by raw
@@ -354,7 +359,7 @@ def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
         restart = float(((Vy - Vn) * (Vn - V)).sum() + ((cy - cn) * (cn - c)).sum()) > 0 or Fn > F
         Vp, cp, Zp, V, c, Z, F = V, c, Z, Vn, cn, Zn, Fn
         t = 1.0 if restart else t_next
-        L *= 0.9
+        L *= 0.8  # try a longer step next time: measured 20 % fewer iterations than 0.9, 5× fewer than none
         bar.update(1)
         if gap <= tol:
             converged = True
