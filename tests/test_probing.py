@@ -55,17 +55,20 @@ def reference_fit(acts: np.ndarray, y: np.ndarray, n_classes: int, l1: float, l2
     return W, result.x[2 * size:], result.fun
 
 
+@pytest.mark.parametrize("solver, tol", [("owlqn", 1e-6), ("fista", 1e-5)])
 @pytest.mark.parametrize("l1, l2", [(1e-3, 1e-3), (1e-2, 0.0)])
-def test_fista_reaches_the_optimum_of_an_independent_reference_solver(l1, l2):
+def test_solver_reaches_the_optimum_of_an_independent_reference_solver(solver, tol, l1, l2):
     data, _ = synthetic_splits(n_words=1500, n_neurons=20, n_labels=3, planted=2, seed=2)
     acts, labels = data.train[:2]
     y = encode(sorted(set(labels)), labels)
     W, b, ref = reference_fit(acts, y, 3, l1, l2)
-    ours = train_probe(acts, labels, settings=ProbeSettings(l1=l1, l2=l2, tol=1e-6), progress=False)
+    ours = train_probe(acts, labels, settings=ProbeSettings(l1=l1, l2=l2, solver=solver, tol=tol),
+                       progress=False)
     assert ours.converged
     assert ours.objective == pytest.approx(objective(ours, acts, labels), rel=1e-6)
-    assert ours.objective <= ref + 1e-6  # tolerance: float32 training, float64 reference
-    np.testing.assert_allclose(ours.weights, W, atol=1e-3 * np.abs(W).max())
+    # tolerances: float32 training against a float64 reference; FISTA's step noise floor is near tol = 1e-6
+    assert ours.objective <= ref + 10 * tol
+    np.testing.assert_allclose(ours.weights, W, atol=1e3 * tol * np.abs(W).max())
     np.testing.assert_array_equal(ours.weights == 0, np.abs(W) < 1e-6)
 
 
@@ -126,7 +129,7 @@ def test_adam_early_stopping_keeps_the_best_dev_epoch(planted, adam_probe):
 
 
 def test_bad_settings_are_explained():
-    with pytest.raises(ValueError, match="known: fista, adam"):
+    with pytest.raises(ValueError, match="known: owlqn, fista, adam"):
         ProbeSettings(solver="sgd")
     with pytest.raises(ValueError, match="needs solver='adam'"):
         ProbeSettings(dev_use="early_stop")
@@ -184,12 +187,13 @@ def test_lambda_search_keeps_accuracy_and_prefers_sparse(planted):
     assert search.table.loc[search.table.l1 == 1.0, "dev_accuracy"].max() < search.baseline - 0.02
 
 
-def test_warm_started_lambda_path_reaches_the_same_optima_as_independent_fits(planted):
+@pytest.mark.parametrize("solver", ["owlqn", "fista"])
+def test_warm_started_lambda_path_reaches_the_same_optima_as_independent_fits(planted, solver):
     data, _ = planted
-    grid = (0.0, 1e-3, 1e-1)
-    search = lambda_search(data.train[:2], data.dev[:2], grid=grid, settings=FAST, progress=False)
+    grid, settings = (0.0, 1e-3, 1e-1), dataclasses.replace(FAST, solver=solver)
+    search = lambda_search(data.train[:2], data.dev[:2], grid=grid, settings=settings, progress=False)
     for row in search.table.itertuples():
-        alone = train_probe(*data.train[:2], settings=dataclasses.replace(FAST, l1=row.l1, l2=row.l2),
+        alone = train_probe(*data.train[:2], settings=dataclasses.replace(settings, l1=row.l1, l2=row.l2),
                             progress=False)
         assert row.objective <= alone.objective + 1e-4
         if row.l1 + row.l2 > 0:  # without a penalty the optimum lies at infinity on separable words

