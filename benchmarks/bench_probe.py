@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lib.methods.probing import (Probe, ProbeSettings, accuracy, encode, lambda_search, objective,  # noqa: E402
                                  synthetic_splits, train_probe)
 from lib.methods.ranking import entry_steps, global_order  # noqa: E402
+from lib.pipeline.lca import probe_settings  # noqa: E402
 
 
 def load_data(args: argparse.Namespace):
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ref_bias = reference.linear.bias.detach().cpu().numpy()
     ref_acc = float(np.mean((x_test @ ref_weights.T + ref_bias).argmax(1) == encode(classes, y_test)))
 
-    settings = ProbeSettings.from_profile(args.profile) if args.profile else ProbeSettings(seed=args.seed)
+    settings = probe_settings(args.profile) if args.profile else ProbeSettings(seed=args.seed)
     settings = dataclasses.replace(settings, l1=1e-5, l2=1e-5)
     train_y = np.asarray(y_train, dtype=str)
     ref_probe = Probe(weights=ref_weights, bias=ref_bias, classes=tuple(classes), settings=settings, epochs_run=10,

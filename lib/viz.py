@@ -170,7 +170,7 @@ def neuron_text_html(sentences: Sequence[Sequence[str]], values: Sequence[np.nda
 
 def plot_ablation_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[float]]]],
                          metrics: Mapping[str, str], n_neurons: Mapping[str, int]) -> plt.Figure:
-    """Task metric against the share of neurons zeroed, one panel per model and one line per order.
+    """Task metric against the share of neurons ablated, one panel per model and one line per order.
 
     ``curves``: model -> order name -> [[neurons zeroed, metric], …]. Used in: 03_ablation_in_the_model.
     """
@@ -180,11 +180,25 @@ def plot_ablation_curves(curves: Mapping[str, Mapping[str, Sequence[Sequence[flo
             points = np.asarray(points, dtype=float)
             ax.plot(100 * points[:, 0] / n_neurons[model], points[:, 1], marker="o", ms=3, label=name,
                     linestyle="--" if "random" in name or "bottom" in name else "-")
-        ax.set(title=model, xlabel="neurons zeroed (%)", ylabel=metrics[model].upper()
+        ax.set(title=model, xlabel="neurons ablated (%)", ylabel=metrics[model].upper()
                if metrics[model] == "bleu" else metrics[model])
         if metrics[model] == "perplexity":
             ax.set_yscale("log")
     axes.flat[-1].legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    return fig
+
+
+def plot_damage(tables: Mapping[str, pd.DataFrame], units: Mapping[str, str]) -> plt.Figure:
+    """Each order's damage with its 95 % interval, one panel per model (``tables``: model -> frame with columns
+    damage, low, high indexed by order, as ``lib.methods.damage.Damage.table``). Used in: 03_ablation_in_the_model."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.6 * len(tables), 0.35 * max(map(len, tables.values())) + 1.4),
+                             squeeze=False, layout="constrained")
+    for ax, (model, table) in zip(axes.flat, tables.items()):
+        rows = table.iloc[::-1]
+        ax.errorbar(rows["damage"], range(len(rows)), xerr=[rows["damage"] - rows["low"], rows["high"] - rows["damage"]],
+                    fmt="o", capsize=3)
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set(title=model, xlabel=f"damage ({units[model]})", yticks=range(len(rows)), yticklabels=rows.index)
     return fig
 
 

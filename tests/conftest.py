@@ -22,8 +22,8 @@ def one_torch_thread():
 
 @pytest.fixture(scope="session")
 def corpora_root(tmp_path_factory):
-    """A session data folder holding every corpus: UD and Multi30K from the mirror, Brown from the repository's
-    copy when one was fetched already (``make test`` fetches it first), else with npm."""
+    """A session data folder holding every corpus: UD and Multi30K from the mirror, Brown and WordNet from the
+    repository's copy when one was fetched already (``make test`` fetches them first), else with npm."""
     if not (SHARED_MIRROR / "multi30k").is_dir():
         pytest.skip(f"no corpora mirror at {SHARED_MIRROR}; set {corpora.MIRROR_ENV}")
     local = corpora_dir()
@@ -34,6 +34,7 @@ def corpora_root(tmp_path_factory):
         corpora.ensure_corpus("multi30k", SHARED_MIRROR)
         corpora.ensure_corpus("ud", SHARED_MIRROR)
         corpora.ensure_corpus("brown", local if (local / "brown").is_dir() else SHARED_MIRROR)
+        corpora.ensure_corpus("wordnet", local if (local / "wordnet").is_dir() else SHARED_MIRROR)
     return root
 
 

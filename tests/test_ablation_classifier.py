@@ -84,9 +84,8 @@ def test_per_label_minimal_sets(planted):
 
 def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, planted):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
+    from lib.methods import ablation
     from lib.pipeline import lca
-from lib.methods import probing
-    from lib.methods.ranking import lca_order
 
     data = planted[0]
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
@@ -94,12 +93,11 @@ from lib.methods import probing
     assert set(first["masking"]["top"]) == {"10", "15", "20"} and 0 <= first["all"] <= 1
     assert 1 <= first["minimal_set"]["neurons"] <= 40
     assert first["minimal_set"]["share"] == first["minimal_set"]["neurons"] / 40
-    order = lca_order("tiny", "en-de", "synthetic", "pos")
-    probe = probing.lca_probe("tiny", "en-de", "synthetic", "pos")
+    order = lca.lca_order("tiny", "en-de", "synthetic", "pos")
+    probe = lca.lca_probe("tiny", "en-de", "synthetic", "pos")
     np.testing.assert_array_equal(order, global_order(probe.scaled_weights))
-    from lib.methods import ablation
 
-    for module in (probing, ablation):
+    for module in (lca, ablation):
         monkeypatch.setattr(module, "train_probe", lambda *a, **k: pytest.fail("cached results must not retrain"))
     assert lca.summary("tiny", "en-de", "synthetic", "pos") == first
     assert list((tmp_path / "results" / "tiny" / "lca").iterdir())

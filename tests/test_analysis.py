@@ -76,14 +76,6 @@ def test_top_words_rank_types_by_mean_activation():
     assert negative["word"].tolist() == ["dog"]
 
 
-def test_word_classes_of_the_paper_closed_and_open_labels():
-    assert analysis.word_class("pos", ".") == "closed" and analysis.word_class("pos", "DET") == "closed"
-    assert analysis.word_class("pos", "NOUN") == "open" and analysis.word_class("pos", "X") == "other"
-    assert analysis.word_class("pos_fine", "wdt") == "closed" and analysis.word_class("pos_fine", "nns") == "open"
-    assert analysis.word_class("month", "month") == "closed" and analysis.word_class("month", "other") == "other"
-    assert analysis.word_class("position", "begin") == "other"
-
-
 # Weights by hand: label "." rests on neuron 0 alone; "NOUN" spreads evenly over neurons 1-4.
 WEIGHTS = np.array([[8.0, 0.0, 0.0, 0.0, 0.0, 0.0],
                     [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]])
@@ -108,7 +100,8 @@ def test_property_salient_set_is_the_head_of_the_global_order():
 
 
 def test_closed_classes_needing_fewer_neurons_are_reported_as_localized():
-    counts = analysis.salient_counts(analysis.salient_sets(WEIGHTS, (".", "NOUN"), 0.5), "pos")
+    counts = analysis.salient_counts(analysis.salient_sets(WEIGHTS, (".", "NOUN"), 0.5),
+                                     {".": "closed", "NOUN": "open"})
     contrast = analysis.class_contrast(counts)
     assert contrast.loc["closed", "mean"] == 1 and contrast.loc["open", "mean"] == 2
     answer = analysis.localized_answer(contrast, analysis.neurons_needed(RESULTS))

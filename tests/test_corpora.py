@@ -127,6 +127,8 @@ def test_conllu_skips_multiword_tokens_and_empty_nodes(tmp_path):
     path.write_text(CONLLU)
     first, second = corpora.read_conllu(path)
     assert first.words == ("Do", "n't", "stop", ".")
+    assert first.lemmas == ("do", "not", "stop", ".") and first.misc[-1] == "SpaceAfter=No"
+    assert first.deps[0] == "3:aux"
     assert first.upos == ("AUX", "PART", "VERB", "PUNCT")
     assert first.feats == ("Mood=Imp|VerbForm=Fin", "Polarity=Neg", "VerbForm=Inf", "_")
     assert first.heads == (3, 3, 0, 3) and first.deprel == ("aux", "advmod", "root", "punct")
@@ -168,9 +170,84 @@ def test_load_corpus_is_a_seeded_profile_sized_sample_in_corpus_order(corpus_dat
     assert len(corpora.load_corpus("ud", "demo")) == 4078
 
 
-def test_unknown_corpus_lists_the_known_ones():
-    with pytest.raises(KeyError, match="brown, ud"):
+def test_unknown_corpus_lists_the_known_ones(tmp_path):
+    with pytest.raises(KeyError, match="known: brown, ud, or the path of a CoNLL-U file"):
         corpora.load_corpus("ptb", "tiny")
+    with pytest.raises(KeyError, match="unknown corpus .*missing.conllu"):
+        corpora.load_corpus(tmp_path / "missing.conllu", "tiny")
+
+
+# A German sentence in UD's format (after UD German GSD), to check that any language and any column loads.
+GERMAN = """# sent_id = de-1
+# text = Die Katzen schliefen im Garten.
+1\tDie\tder\tDET\tART\tCase=Nom|Definite=Def|Number=Plur|PronType=Art\t2\tdet\t_\t_
+2\tKatzen\tKatze\tNOUN\tNN\tCase=Nom|Gender=Fem|Number=Plur\t3\tnsubj\t_\t_
+3\tschliefen\tschlafen\tVERB\tVVFIN\tMood=Ind|Number=Plur|Person=3|Tense=Past|VerbForm=Fin\t0\troot\t_\t_
+4-5\tim\t_\t_\t_\t_\t_\t_\t_\t_
+4\tin\tin\tADP\tAPPR\t_\t6\tcase\t_\t_
+5\tdem\tder\tDET\tART\tCase=Dat|Definite=Def|Gender=Masc|Number=Sing|PronType=Art\t6\tdet\t_\t_
+6\tGarten\tGarten\tNOUN\tNN\tCase=Dat|Gender=Masc|Number=Sing\t3\tobl\t_\tSpaceAfter=No
+7\t.\t.\tPUNCT\t$.\t_\t3\tpunct\t_\t_
+
+"""
+
+
+@pytest.fixture
+def own_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def write_german(folder: Path, copies: int = 400) -> Path:
+    path = folder / "de_gsd-mini.conllu"
+    path.write_text("".join(GERMAN.replace("de-1", f"de-{i}") for i in range(copies)), encoding="utf-8")
+    return path
+
+
+def test_a_conllu_file_of_another_language_is_a_probing_corpus_by_path(own_data):
+    from lib.pipeline.properties import labels, properties_for
+    path = write_german(own_data)
+    sentences = corpora.load_corpus(path, "tiny")
+    assert len(sentences) == 300 and sentences == corpora.load_corpus(str(path), "tiny")
+    assert len(corpora.load_corpus(path, "demo")) == 400
+    assert sentences[0].words == ("Die", "Katzen", "schliefen", "in", "dem", "Garten", ".")
+    assert [s.number for s in sentences[:3]] == sorted(s.number for s in sentences[:3])
+    assert properties_for(path) == ["upos", "xpos", "morph", "deprel", "position"]
+    assert labels("upos", sentences[:1]) == [["DET", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"]]
+    assert labels("xpos", sentences[:1])[0][2] == "VVFIN"
+    assert labels("deprel", sentences[:1])[0][:3] == ["det", "nsubj", "root"]
+    assert labels("feat:Case", sentences[:1])[0] == ["Nom", "Nom", "_", "_", "Dat", "Dat", "_"]
+    assert labels("column:lemma", sentences[:1])[0][1] == "Katze"
+    assert labels("column:misc", sentences[:1])[0][5] == "SpaceAfter=No"
+
+
+def test_a_corpus_path_is_identified_by_its_content(own_data):
+    path = write_german(own_data, copies=3)
+    first = corpora.corpus_id(path)
+    assert first.startswith("de_gsd-mini-") and len(first) == len("de_gsd-mini-") + 12
+    assert corpora.corpus_id(path) == first and corpora.corpus_id("ud") == "ud"
+    path.write_text(GERMAN.replace("Garten", "Park"), encoding="utf-8")
+    assert corpora.corpus_id(path) != first
+    assert corpora.full_corpus(path)[0].words[5] == "Park"
+
+
+def test_a_malformed_custom_corpus_names_file_and_line(own_data):
+    path = own_data / "bad.conllu"
+    path.write_text(GERMAN + GERMAN.replace("3\tschliefen\tschlafen", "3\tschliefen"), encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match=r"bad\.conllu:16: .*10 tab-separated fields.* has 9"):
+        corpora.load_corpus(path, "tiny")
+
+
+def test_a_brown_format_folder_is_a_probing_corpus_by_path(own_data):
+    from lib.pipeline.properties import labels, properties_for
+    folder = own_data / "mybrown"
+    folder.mkdir()
+    (folder / "ca01").write_text("\n\n\tShe/pps ran/vbd home/nr ./.\n\n\n\tDogs/nns bark/vb\n")
+    sentences = corpora.load_corpus(folder, "tiny")
+    assert [s.words for s in sentences] == [("She", "ran", "home", "."), ("Dogs", "bark")]
+    assert corpora.corpus_format(folder) == "brown"
+    assert properties_for(folder) == ["pos", "pos_fine", "morph", "position", "month", "sem"]
+    assert labels("pos", sentences) == [["PRON", "VERB", "NOUN", "."], ["NOUN", "VERB"]]
 
 
 # ---------------------------------------------------------------- fetching

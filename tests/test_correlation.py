@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from lib.methods import correlation as cc
+from lib.pipeline.cca import cca_rankings
 from lib.pipeline.profiles import results_dir
 
 SHARED = {0: [3, 11, 20], 1: [7, 0, 15], 2: [13, 4, 8]}  # where each model holds the 3 shared signals
@@ -169,8 +170,8 @@ def test_cca_rankings_are_computed_once_then_read_from_cache(acts, tmp_path, mon
         return types.SimpleNamespace(acts=acts[m], words=[str(i % 50) for i in range(len(acts[m]))])
 
     monkeypatch.setitem(sys.modules, "lib.pipeline.extraction", types.SimpleNamespace(get_activations=get_activations))
-    first = cc.cca_rankings("tiny", "brown", models=("en-de", "en-fr", "lm"))
-    second = cc.cca_rankings("tiny", models=("en-de", "en-fr", "lm"))  # brown: the first probing corpus
+    first = cca_rankings("tiny", "brown", models=("en-de", "en-fr", "lm"))
+    second = cca_rankings("tiny", models=("en-de", "en-fr", "lm"))  # brown: the first probing corpus
     assert len(list((results_dir("tiny") / "correlation").iterdir())) == 1
     assert sorted(first.order("lm")[:3]) == sorted(SHARED[2])
     for method in cc.METHODS:
@@ -179,8 +180,10 @@ def test_cca_rankings_are_computed_once_then_read_from_cache(acts, tmp_path, mon
     assert set(second.svcca) == {("en-de", "en-fr"), ("en-de", "lm"), ("en-fr", "lm")}
     with pytest.raises(KeyError, match="known methods"):
         first.order("lm", "lca")
+    with pytest.raises(KeyError, match="unknown model 'xx'.*known models: en-de"):
+        cca_rankings("tiny", "brown", models=("en-de", "xx"))
     with pytest.raises(ValueError, match="at least two"):
-        cc.cca_rankings("tiny", "brown", models=("en-de", "xx"))
+        cca_rankings("tiny", "brown", models=("en-de",))
 
 
 def test_ranking_table_and_top_overlap(acts):

@@ -163,8 +163,10 @@ def test_probe_data_aligns_activations_labels_and_words(models, sentences):
     full = np.array(extraction.get_activations("tiny", "en-de", "ud", progress=False).acts)
     split = split_sentences(len(sentences), "tiny")
     offsets = np.cumsum([0] + [len(s.words) for s in sentences])
-    for (acts, labels, words), ids in zip((data.train, data.dev, data.test), (split.train, split.dev, split.test)):
-        assert acts.dtype == np.float32 and len(acts) == len(labels) == len(words) > 0
+    for (acts, labels, words), groups, ids in zip((data.train, data.dev, data.test), data.groups,
+                                                  (split.train, split.dev, split.test)):
+        assert acts.dtype == np.float32 and len(acts) == len(labels) == len(words) == len(groups) > 0
+        assert list(groups) == [i for i in ids for _ in sentences[i].words]
         assert list(words) == [w for i in ids for w in sentences[i].words]
         assert list(labels) == [u for i in ids for u in sentences[i].upos]
         rows = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in ids])
@@ -257,3 +259,20 @@ def test_a_word_longer_than_max_len_is_kept_whole(models):
 def test_a_word_without_pieces_is_an_error_naming_it(models):
     with pytest.raises(ValueError, match=r"sentence 0 \(bad\).*word 1 \(' '\)"):
         extraction.extract(models["lm"], [Sentence(words=("fine", " "), source="bad")], progress=False)
+
+
+def test_a_corpus_file_given_by_path_is_extracted_and_cached_by_its_content(models, sentences, tmp_path):
+    from lib.pipeline.corpora import corpus_id
+    path = tmp_path / "en_mine.conllu"
+    block = ("1\tDogs\tdog\tNOUN\tNNS\tNumber=Plur\t2\tnsubj\t_\t_\n2\tbark\tbark\tVERB\tVBP\t_\t0\troot\t_\t_\n"
+             "3\t.\t.\tPUNCT\t.\t_\t2\tpunct\t_\t_\n\n")
+    path.write_text(block * 4)
+    activations = extraction.get_activations("tiny", "lm", path, progress=False)
+    assert activations.folder.name.startswith(f"lm__{corpus_id(path)}__")
+    assert activations.acts.shape == (12, models["lm"].model.neuron_map.size)
+    assert list(activations.labels("upos")[:3]) == ["NOUN", "VERB", "PUNCT"]
+    assert "sem" in activations.meta["properties"]
+    np.testing.assert_array_equal(np.array(activations.acts[:3]), np.array(activations.acts[3:6]))
+    path.write_text(block.replace("Dogs\tdog", "Cats\tcat") * 4)
+    edited = extraction.get_activations("tiny", "lm", path, progress=False)
+    assert edited.folder != activations.folder and edited.words[0] == "Cats"

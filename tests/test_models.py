@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from lib.pipeline.decoding import beam_search, greedy
-from lib.pipeline.models import LM, NMT, NeuronMap
+from lib.methods.neurons import Ablation, NeuronMap
+from lib.pipeline.models import LM, NMT
 
 UNITS = 5
 
@@ -30,12 +31,16 @@ def batch():
     return src, lengths
 
 
-def reference_states(model, src, lengths, zero):
-    """Per sentence, per layer, per direction: the LSTM equations written out one time step at a time."""
+def reference_states(model, src, lengths, zero, values=None):
+    """Per sentence, per layer, per direction: the LSTM equations written out one time step at a time, with the
+    neurons ``zero`` outputting 0 (or ``values``)."""
     stack, nmap = model.encoder, model.neuron_map
-    keep = torch.ones(nmap.size)
+    keep, fill = torch.ones(nmap.size), torch.zeros(nmap.size)
     keep[list(zero)] = 0
+    if values is not None:
+        fill[list(zero)] = torch.as_tensor(values, dtype=torch.float32)
     keep = keep.view(nmap.layers, nmap.directions, nmap.units)
+    fill = fill.view(nmap.layers, nmap.directions, nmap.units)
     rows = []
     for sentence, length in zip(src, lengths.tolist()):
         x = stack.embed(sentence[:length])
@@ -51,7 +56,7 @@ def reference_states(model, src, lengths, zero):
                 for t in steps:
                     i, f, g, o = (w_ih @ x[t] + w_hh @ h + b).chunk(4)
                     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-                    h = torch.sigmoid(o) * torch.tanh(c) * keep[layer, direction]
+                    h = torch.sigmoid(o) * torch.tanh(c) * keep[layer, direction] + fill[layer, direction]
                     out[t] = h
                 outs.append(torch.stack(out))
             x = torch.cat(outs, dim=-1)
@@ -114,6 +119,26 @@ def test_masked_units_are_exactly_zero_at_every_step_and_change_the_layer_above(
     assert torch.all(plain[..., zero].abs().sum(dim=1) > 0)
     layer2 = slice(nmap.directions * nmap.units, nmap.size)
     assert not torch.allclose(plain[..., layer2], masked[..., layer2])
+
+
+@pytest.mark.parametrize("kind", ["nmt", "lm"])
+def test_mean_ablation_holds_the_neurons_at_their_values_like_the_reference(kind, nmt, lm, batch):
+    model = nmt if kind == "nmt" else lm
+    nmap = model.neuron_map
+    zero = nmap.to_id(np.array([0, 1]), np.array([nmap.directions - 1, 0]), np.array([1, 3]))
+    values = np.array([0.3, -0.2], dtype=np.float32)
+    src, lengths = batch
+    with torch.no_grad():
+        states = model.states(src, lengths, zero=Ablation(zero, values))
+        zeroed = model.states(src, lengths, zero=zero)
+        expected = reference_states(model, src, lengths, zero, values) if kind == "nmt" else None
+    for row, length in enumerate(lengths.tolist()):
+        torch.testing.assert_close(states[row, :length][:, zero], torch.as_tensor(values).expand(length, 2))
+        if expected is not None:
+            torch.testing.assert_close(states[row, :length], expected[row], rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(states[..., nmap.directions * nmap.units:], zeroed[..., nmap.directions * nmap.units:])
+    with pytest.raises(ValueError, match="one value per neuron"):
+        Ablation(zero, values[:1])
 
 
 @pytest.mark.parametrize("kind", ["nmt", "lm"])

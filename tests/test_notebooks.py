@@ -86,7 +86,11 @@ def _check_01(results):
 
 
 def _check_03(results):
-    assert set(results["curves"]) == set(results["metric"])
+    assert set(results["curves"]) == set(results["metric"]) and results["ablation"] in ("zero", "mean")
+    for model, per_order in results["damage"].items():
+        for order, value in per_order.items():
+            low, high = results["intervals"][model][order]
+            assert low <= value <= high, (model, order)
     for model, per_order in results["curves"].items():
         assert results["metric"][model] == ("perplexity" if model == "lm" else "bleu")
         starts = {points[0][1] for points in per_order.values()}

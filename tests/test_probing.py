@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import scipy.optimize
 
-from lib.methods.probing import (Probe, ProbeSettings, encode, evaluate, lambda_search, load_probe, objective,
-                                 predict, save_probe, synthetic_splits, train_probe)
+from lib.methods.probing import (Probe, ProbeSettings, encode, evaluate, lambda_search, objective, predict,
+                                 synthetic_splits, train_probe)
 from lib.methods.ranking import global_order
+from lib.pipeline.lca import load_probe, save_probe
 from lib.methods.selectivity import ControlTask, control_splits, selectivity
 
 FAST = ProbeSettings(seed=3)

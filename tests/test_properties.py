@@ -111,11 +111,13 @@ def test_month_names_are_capitalised_names_or_abbreviations_with_a_full_stop(ud)
 
 
 def test_properties_per_corpus_and_unknown_names():
-    assert properties.properties_for("brown") == ["pos", "pos_fine", "morph", "position", "month"]
-    assert properties.properties_for("ud") == ["upos", "xpos", "morph", "deprel", "position", "month"]
-    with pytest.raises(KeyError, match="known properties: pos, pos_fine, upos"):
+    assert properties.properties_for("brown") == ["pos", "pos_fine", "morph", "position", "month", "sem"]
+    assert properties.properties_for("ud") == ["upos", "xpos", "morph", "deprel", "position", "month", "sem"]
+    with pytest.raises(KeyError, match="known properties: pos, pos_fine, upos.*column:<lemma|upos.*labels:<path"):
         labels("tense", [])
-    with pytest.raises(KeyError, match="known corpora: brown, ud"):
+    with pytest.raises(KeyError, match="known properties"):
+        labels("column:form", [])
+    with pytest.raises(KeyError, match="known: brown, ud, or the path of a CoNLL-U file"):
         properties.properties_for("ptb")
 
 
@@ -145,3 +147,81 @@ def test_split_shrinks_proportionally_on_a_small_corpus():
     assert len(np.unique(np.concatenate([split.train, split.dev, split.test]))) == 300
     with pytest.raises(ValueError, match="need at least 3"):
         split_sentences(2, "tiny")
+
+
+def test_word_classes_of_the_paper_closed_and_open_labels():
+    assert properties.word_class("pos", ".") == "closed" and properties.word_class("pos", "DET") == "closed"
+    assert properties.word_class("pos", "NOUN") == "open" and properties.word_class("pos", "X") == "other"
+    assert properties.word_class("pos_fine", "wdt") == "closed" and properties.word_class("pos_fine", "nns") == "open"
+    assert properties.word_class("month", "month") == "closed" and properties.word_class("month", "other") == "other"
+    assert properties.word_class("position", "begin") == "other"
+
+    assert properties.word_class("sem", "noun.person") == "open" and properties.word_class("sem", "AUX") == "closed"
+    assert properties.word_class("sem", "noun.none") == "open" and properties.word_class("sem", "X") == "other"
+
+
+# ---------------------------------------------------------------- custom properties
+
+def test_any_conllu_column_and_feature_is_a_property(ud):
+    assert labels("column:lemma", ud)[0] == ["from", "the", "AP", "come", "this", "story", ":"]
+    assert labels("column:head", ud)[0] == ["3", "3", "4", "0", "6", "4", "4"]
+    assert labels("column:deps", ud)[0][2] == "4:obl:from"
+    assert labels("feat:Number", ud)[1] == ["Sing", "Sing", "_", "Sing", "Sing", "_", "Plur"]
+    assert labels("feat:Tense", ud)[1][4] == "Past"
+    assert properties.get_property("feat:Number").gold
+
+
+@pytest.fixture
+def own_data(monkeypatch, tmp_path):
+    """A temporary data folder: reading a corpus by path caches its sentences under ``corpora/cache``."""
+    monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_label_file_one_line_per_sentence(tmp_path, own_data):
+    (tmp_path / "dev.conllu").write_text(EWT_DEV)
+    corpus = tmp_path / "dev.conllu"
+    from lib.pipeline.corpora import full_corpus
+    sentences = full_corpus(corpus)
+    (tmp_path / "animacy.txt").write_text("o o o o o o o\nhuman human o o o o human\n")
+    prop = f"labels:{tmp_path / 'animacy.txt'}"
+    assert labels(prop, sentences) == [["o"] * 7, ["human", "human", "o", "o", "o", "o", "human"]]
+    assert labels(prop, sentences[1:]) == [["human", "human", "o", "o", "o", "o", "human"]]
+
+
+def test_label_file_with_a_wrong_count_names_the_sentence_and_line(tmp_path, own_data):
+    (tmp_path / "dev.conllu").write_text(EWT_DEV)
+    from lib.pipeline.corpora import CorpusFormatError, full_corpus
+    sentences = full_corpus(tmp_path / "dev.conllu")
+    (tmp_path / "bad.txt").write_text("o o o o o o o\nhuman human o\n")
+    with pytest.raises(CorpusFormatError, match=r"bad\.txt:2: sentence 2 \(dev\.conllu: President Bush on .*\) has 7 "
+                                                r"words, the label file gives 3 labels"):
+        labels(f"labels:{tmp_path / 'bad.txt'}", sentences)
+    (tmp_path / "short.txt").write_text("o o o o o o o\n")
+    with pytest.raises(CorpusFormatError, match=r"short\.txt: has 1 sentences, but the corpus has sentence 2"):
+        labels(f"labels:{tmp_path / 'short.txt'}", sentences)
+
+
+def test_label_tsv_checks_the_words(tmp_path, own_data):
+    (tmp_path / "dev.conllu").write_text(EWT_DEV)
+    from lib.pipeline.corpora import CorpusFormatError, full_corpus
+    sentences = full_corpus(tmp_path / "dev.conllu")
+    first = "".join(f"{w}\t{i}\n" for i, w in enumerate(sentences[0].words))
+    second = "".join(f"{w}\tx\n" for w in sentences[1].words)
+    (tmp_path / "good.tsv").write_text(first + "\n" + second)
+    assert labels(f"labels:{tmp_path / 'good.tsv'}", sentences)[0] == [str(i) for i in range(7)]
+    (tmp_path / "swapped.tsv").write_text(first + "\n" + second.replace("Bush", "Obama"))
+    with pytest.raises(CorpusFormatError, match=r"swapped\.tsv:9: sentence 2 .* for different words"):
+        labels(f"labels:{tmp_path / 'swapped.tsv'}", sentences)
+    (tmp_path / "notab.tsv").write_text("From ADP\n")
+    with pytest.raises(CorpusFormatError, match=r"notab\.tsv:1: a label TSV line is word<TAB>label"):
+        labels(f"labels:{tmp_path / 'notab.tsv'}", sentences)
+
+
+def test_property_ids_are_file_name_safe_and_follow_a_label_file_content(tmp_path):
+    assert properties.property_id("pos") == "pos" and properties.property_id("feat:Number") == "feat-Number"
+    path = tmp_path / "my labels.txt"
+    path.write_text("a b\n")
+    first = properties.property_id(f"labels:{path}")
+    assert first.startswith("labels-my-labels-") and "/" not in first
+    path.write_text("a c\n")
+    assert properties.property_id(f"labels:{path}") != first

@@ -6,10 +6,12 @@ import pytest
 import torch
 
 import lib.pipeline.training as training
-from lib.pipeline.evaluation import score_bleu
+from lib.pipeline import evaluation
+from lib.pipeline.evaluation import score_bleu, translate
 from lib.pipeline.profiles import TINY
 from lib.pipeline.subwords import train_vocab
-from lib.pipeline.training import Trained, build_model, encode_examples, load_checkpoint, load_model, train, translate
+from lib.pipeline.specs import trained_spec
+from lib.pipeline.training import Trained, build_model, encode_examples, load_checkpoint, load_model, train
 
 EN = ["a dog runs on the grass .", "two men play football .", "a woman reads a book .",
       "a child eats an apple .", "the cat sleeps on a bed .", "a man rides a bike ."]
@@ -26,7 +28,7 @@ def vocabs(tmp_path_factory):
 def config(name="en-de", epochs=3, dropout=0.2, lr=1e-2, seed=0, hidden=16, batch=2):
     sizes = dataclasses.replace(TINY.nmt, emb=hidden, hidden=hidden, dropout=dropout, epochs=epochs, batch_size=batch, lr=lr,
                                 warmup_steps=2, beam=2)
-    return {"name": name, "seed": seed, "sizes": dataclasses.asdict(sizes)}
+    return {"name": name, "kind": "lm" if name == "lm" else "nmt", "seed": seed, "sizes": dataclasses.asdict(sizes)}
 
 
 def examples(vocabs, name="en-de"):
@@ -105,7 +107,7 @@ def test_a_checkpoint_from_another_configuration_is_refused(vocabs, tmp_path):
 def test_a_tiny_model_overfits_a_handful_of_sentence_pairs(vocabs, tmp_path):
     cfg = config(epochs=60, dropout=0.0, lr=2e-2, hidden=32, batch=6)
     model, _ = run(cfg, vocabs, tmp_path)
-    trained = Trained("en-de", model.eval(), vocabs[0], vocabs[1], cfg)
+    trained = Trained(trained_spec("en-de"), model.eval(), vocabs[0], vocabs[1], cfg)
     assert score_bleu(translate(trained, EN, beam=1), DE) > 90
     assert score_bleu(translate(trained, EN, beam=2), DE) > 90
 
@@ -113,7 +115,7 @@ def test_a_tiny_model_overfits_a_handful_of_sentence_pairs(vocabs, tmp_path):
 def test_empty_or_untokenisable_sentences_translate_to_empty_strings(vocabs, tmp_path):
     cfg = config(epochs=1)
     model, _ = run(cfg, vocabs, tmp_path)
-    out = translate(Trained("en-de", model.eval(), vocabs[0], vocabs[1], cfg), ["", "   ", "a dog runs ."])
+    out = translate(Trained(trained_spec("en-de"), model.eval(), vocabs[0], vocabs[1], cfg), ["", "   ", "a dog runs ."])
     assert out[:2] == ["", ""] and isinstance(out[2], str)
 
 
@@ -127,12 +129,12 @@ def test_load_model_trains_once_then_loads_the_cache(monkeypatch, tiny_data_dir)
         second = load_model("tiny", "en-de", progress=False)
     assert calls == []
     assert_same_weights(weights(first.model), weights(second.model))
-    assert 0 <= training.bleu(second, "tiny") <= 100
+    assert 0 <= evaluation.bleu(second, "tiny") <= 100
     lm = load_model("tiny", "lm", progress=False)
     assert lm.tgt_vocab is None and lm.src_vocab.path == first.src_vocab.path
-    ppl = training.perplexity(lm, "tiny")
+    ppl = evaluation.perplexity(lm, "tiny")
     assert 1 < ppl < lm.src_vocab.size and math.isfinite(ppl)
-    assert training.perplexity(lm, "tiny", zero=range(lm.model.neuron_map.size)) != ppl
+    assert evaluation.perplexity(lm, "tiny", zero=range(lm.model.neuron_map.size)) != ppl
 
 
 def test_unknown_model_name_lists_the_known_ones():

@@ -5,13 +5,11 @@ Two ways (METHODS.md §1): **masking** keeps the trained probe and zeros every o
 until a retrained probe comes within δ of the all-neuron one. ``data`` is anything with ``train``, ``dev``,
 ``test`` ``(acts, labels, words)`` triples (``lib.pipeline.extraction.ProbeData``, ``lib.methods.probing.Splits``).
 
-Ablation in the model (METHODS.md §3): zero the first 0, n, 2n, … neurons of an order inside the running model and
-measure the task (greedy BLEU for NMT, perplexity for the LM), with every point cached.
-Used in: 01_linguistic_correlation, 03_ablation_in_the_model, 04_localized_or_distributed.
+Ablation inside the model is ``lib.methods.damage`` (and ``lib.pipeline.model_ablation``).
+Used in: 01_linguistic_correlation, 04_localized_or_distributed.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -20,9 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lib.pipeline.artifacts import config_key, read_json, write_json
 from lib.methods.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, train_probe
-from lib.pipeline.profiles import Profile, get_profile, results_dir
 from lib.methods.ranking import bottom, count, global_order, random_neurons, top
 
 SELECTIONS = ("top", "random", "bottom")
@@ -180,143 +176,3 @@ def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequ
         rows.append({"label": label, "neurons": found.neurons, "share": found.share, "f1_all": f1_all,
                      "f1": found.score})
     return pd.DataFrame(rows, columns=["label", "neurons", "share", "f1_all", "f1"])
-
-# ---------------------------------------------------------------- ablation inside the model
-
-def ablation_counts(n_neurons: int, step: float, max_share: float) -> list[int]:
-    """Numbers of neurons zeroed along a curve: 0, n, 2n, … up to ``max_share`` of them (n = ``step`` share, ≥ 1)."""
-    if not 0 < step <= 1 or not 0 <= max_share <= 1:
-        raise ValueError(f"step must lie in (0, 1] and max_share in [0, 1]; got {step}, {max_share}")
-    n = max(1, round(step * n_neurons))
-    return list(range(0, int(round(max_share * n_neurons)) + 1, n))
-
-
-def task_metric_name(model: str) -> str:
-    """``"perplexity"`` for the language model, ``"bleu"`` for an NMT model."""
-    return "perplexity" if model == "lm" else "bleu"
-
-
-def task_metric(trained, profile: str | Profile, zero: np.ndarray | None = None) -> float:
-    """The task score with neurons ``zero`` zeroed inside the model: greedy BLEU (NMT) or perplexity (LM).
-
-    Evaluates the first ``profile.ablation.test_sentences`` sentences of Multi30K test_2016_flickr, so that a curve
-    of many points fits the profile's budget. Used in: 03_ablation_in_the_model.
-    """
-    from lib.pipeline.corpora import multi30k
-    from lib.pipeline.evaluation import score_bleu, sentence_perplexity, translate
-
-    p = get_profile(profile)
-    n = task_sentences(p)
-    zero = None if zero is None or len(zero) == 0 else np.ascontiguousarray(zero, dtype=np.int64)
-    if trained.name == "lm":
-        return sentence_perplexity(trained, multi30k("test_2016_flickr", ["en"], p)["en"][:n], zero)
-    tgt = trained.name.split("-")[1]
-    test = multi30k("test_2016_flickr", ["en", tgt], p)
-    return score_bleu(translate(trained, test["en"][:n], zero, beam=1), test[tgt][:n])
-
-
-def task_sentences(profile: str | Profile) -> int:
-    """How many test sentences an ablation point evaluates: the profile's ablation slice of the test set."""
-    p = get_profile(profile)
-    available = p.corpora.multi30k_test or 1000
-    return min(p.ablation.test_sentences or available, available)
-
-
-def _point_key(zero: np.ndarray) -> str:
-    return hashlib.sha256(np.sort(np.asarray(zero, dtype=np.int64)).tobytes()).hexdigest()[:16]
-
-
-def ablation_curves(profile: str | Profile, model: str, orders: dict[str, np.ndarray],
-                    counts: Sequence[int] | None = None, progress: bool = True) -> dict[str, list[list[float]]]:
-    """Cumulative ablation curves: per order, ``[[k, metric with the first k neurons zeroed], …]``.
-
-    Points are cached per model by the set of zeroed neurons (so every order shares the point at 0, and a rerun
-    with more points computes only the new ones); the cache is rewritten atomically after each point, so an
-    interrupted sweep keeps what it measured. Used in: 03_ablation_in_the_model.
-    """
-    from lib.pipeline.training import load_model
-
-    p = get_profile(profile)
-    trained = load_model(p, model)
-    n_neurons = trained.model.neuron_map.size
-    counts = ablation_counts(n_neurons, p.ablation.step, p.ablation.max_share) if counts is None else list(counts)
-    cache_path = results_dir(p) / "ablation" / f"{model}__{config_key([trained.config, p.ablation])}.json"
-    cache = read_json(cache_path) if cache_path.exists() else {}
-    jobs = [(name, k) for name, order in orders.items() for k in counts]
-    curves: dict[str, list[list[float]]] = {name: [] for name in orders}
-    for name, k in tqdm(jobs, desc=f"ablating {model}", disable=not progress):
-        zero = np.ascontiguousarray(orders[name][:k], dtype=np.int64)
-        key = _point_key(zero)
-        if key not in cache:
-            cache[key] = task_metric(trained, p, zero)
-            write_json(cache_path, cache)
-        curves[name].append([k, cache[key]])
-    return curves
-
-
-def drop_table(curves: dict[str, list[list[float]]], n_neurons: int,
-               shares: Sequence[float] = (0.025, 0.1, 0.2)) -> pd.DataFrame:
-    """Change of the task metric from the unablated model at given shares of neurons zeroed (orders × shares).
-
-    Uses the curve point nearest to each share; a share beyond the curve's last point is left out.
-    Used in: 03_ablation_in_the_model.
-    """
-    rows = {}
-    for name, points in curves.items():
-        ks = np.array([k for k, _ in points])
-        values = np.array([v for _, v in points])
-        base = values[ks == 0][0]
-        row = {}
-        for share in shares:
-            target = share * n_neurons
-            if target <= ks.max():
-                row[f"{100 * share:g}%"] = values[np.abs(ks - target).argmin()] - base
-        rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-
-def damage(curve: dict[str, list[list[float]]], metric: str) -> pd.Series:
-    """How much each order hurts the task, averaged over its curve: BLEU points lost, or log-perplexity gained.
-
-    Orders are sorted most damaging first, so the paper's finding (CCA-top, then LCA, then bottom) can be read off.
-    Used in: 03_ablation_in_the_model.
-    """
-    out = {}
-    for name, points in curve.items():
-        ks, values = np.asarray(points, dtype=float).T
-        base = values[ks == 0][0]
-        harm = base - values if metric == "bleu" else np.log(values / base)
-        out[name] = float(harm[ks > 0].mean()) if (ks > 0).any() else 0.0
-    return pd.Series(out, name="damage").sort_values(ascending=False, kind="stable")
-
-
-def paper_finding(damage: pd.Series) -> dict:
-    """Check the paper's finding on one model's damages (from :func:`damage`, order name -> harm).
-
-    Returns booleans: CCA-top hurts at least as much as every LCA-top order; every LCA-top order hurts more than
-    every bottom order; the LCA-top orders hurt more than random on average; and the orders, most damaging first.
-    Used in: 03_ablation_in_the_model.
-    """
-    damage = damage.dropna()
-    lca = damage[damage.index.str.startswith("LCA-top")]
-    bottoms = damage[damage.index.str.contains("bottom")]
-    return {"cca_top_hurts_most": bool(lca.empty or damage["CCA-top"] >= lca.max()),
-            "lca_top_hurts_more_than_bottom": bool(lca.empty or bottoms.empty or lca.min() > bottoms.max()),
-            "lca_top_hurts_more_than_random": bool(lca.empty or lca.mean() > damage["random"]),
-            "ranking": list(damage.sort_values(ascending=False, kind="stable").index)}
-
-
-def finding_text(findings: dict[str, dict]) -> str:
-    """A plain-words verdict (markdown) of :func:`paper_finding` over models. Used in: 03_ablation_in_the_model."""
-    claims = {"cca_top_hurts_most": "zeroing CCA-top neurons hurts at least as much as any LCA-top order",
-              "lca_top_hurts_more_than_bottom": "every LCA-top order hurts more than the bottom orders",
-              "lca_top_hurts_more_than_random": "LCA-top neurons hurt more than random ones"}
-    lines = []
-    for key, claim in claims.items():
-        holds = [model for model, f in findings.items() if f[key]]
-        fails = [model for model, f in findings.items() if not f[key]]
-        verdict = "holds for every model" if not fails else (
-            "holds for no model" if not holds else f"holds for {', '.join(holds)} but not {', '.join(fails)}")
-        lines.append(f"- The paper's claim that {claim} **{verdict}**.")
-    lines += [f"- {model}: most damaging first — {', '.join(f['ranking'])}." for model, f in findings.items()]
-    return "\n".join(lines)

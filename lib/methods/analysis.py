@@ -132,32 +132,6 @@ def top_words(activation: np.ndarray, words: Sequence[str], k: int = 10, min_cou
 
 # Q1 — localized or distributed: salient neurons per label, closed against open classes.
 
-UNIVERSAL_CLOSED = frozenset({".", "DET", "PRON", "ADP", "CONJ", "PRT", "NUM", "PUNCT", "CCONJ", "SCONJ", "PART",
-                              "AUX", "SYM"})
-UNIVERSAL_OPEN = frozenset({"NOUN", "VERB", "ADJ", "ADV", "PROPN"})
-
-
-def word_class(prop: str, label: str) -> str:
-    """``"closed"`` (function words, punctuation, months), ``"open"`` (nouns, verbs, adjectives, adverbs) or
-    ``"other"`` for a label of property ``prop``: the paper expects closed classes to need fewer neurons.
-
-    Universal tags (``pos``, ``upos``) are read directly, Brown tags (``pos_fine``) through their universal tag,
-    the ``month`` label is closed; labels of other properties (position, morphology) are ``"other"``.
-    """
-    if prop == "month":
-        return "closed" if label == "month" else "other"
-    if prop == "pos_fine":
-        from lib.pipeline.properties import brown_universal
-
-        try:
-            label = brown_universal(label)
-        except ValueError:
-            return "other"
-    elif prop not in ("pos", "upos"):
-        return "other"
-    return "closed" if label in UNIVERSAL_CLOSED else "open" if label in UNIVERSAL_OPEN else "other"
-
-
 def salient_sets(weights: np.ndarray, classes: Sequence[str], mass: float) -> dict[str, np.ndarray]:
     """Per label, its salient neurons: the top neurons holding ``mass`` of its |W| (``weights`` labels × neurons,
     best the probe's ``scaled_weights``), largest first. Used in: 04, 05, 07."""
@@ -179,9 +153,10 @@ def property_salient_set(label_sets: Mapping[str, Sequence[int]]) -> np.ndarray:
     return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
-def salient_counts(label_sets: Mapping[str, Sequence[int]], prop: str) -> pd.DataFrame:
-    """Columns label, neurons (salient set size), class (closed / open / other). Used in: 04."""
-    rows = [{"label": label, "neurons": len(ids), "class": word_class(prop, label)}
+def salient_counts(label_sets: Mapping[str, Sequence[int]], classes: Mapping[str, str]) -> pd.DataFrame:
+    """Columns label, neurons (salient set size), class (closed / open / other, from ``classes``: label → class,
+    e.g. ``lib.pipeline.properties.word_class``; a label missing there is "other"). Used in: 04."""
+    rows = [{"label": label, "neurons": len(ids), "class": classes.get(label, "other")}
             for label, ids in label_sets.items()]
     return pd.DataFrame(rows, columns=["label", "neurons", "class"])
 

@@ -14,14 +14,12 @@ about 1e-6 (measured by ``benchmarks/bench_correlation.py``), far below the gaps
 ``dtype="float64"`` for exact work at half the speed. Products run in torch, on a GPU when present: on this CPU
 torch's float32 product measured as fast as numpy's on square blocks and up to 5× faster on the tall, narrow blocks
 of small models and under load (same benchmark).
-Used in: 02_cross_model_correlation, 03_ablation_in_the_model.
+Cached per profile by ``lib.pipeline.cca``. Used in: 02_cross_model_correlation, 03_ablation_in_the_model.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -29,14 +27,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from lib.pipeline.artifacts import atomic_path, config_key, read_json, write_json
-from lib.pipeline.profiles import Profile, get_profile, results_dir
 from lib.methods.ranking import top
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 METHODS = ("maxcorr", "mincorr", "linreg")
 _DTYPES = ("float32", "float64")
-_CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -318,35 +313,6 @@ def rank_models(acts: Sequence[Any], names: Sequence[str], corpus: str = "", var
                        matches={m.model: m for m in found}, svcca=pairs)
 
 
-def cca_rankings(profile: str | Profile, corpus: str | None = None, models: Sequence[str] | None = None,
-                 dtype: str = "float32", max_bytes: int = DEFAULT_MAX_BYTES) -> CCARankings:
-    """The CCA rankings of ``models`` (default: all of the profile's) over ``corpus`` (default: the profile's first
-    probing corpus), cached under ``results_dir``; ``cca_rankings(p).order("en-de")`` is en→de's MaxCorr order.
-
-    Activations come from ``lib.pipeline.extraction.get_activations``; the cache key covers the profile, corpus, models,
-    dtype and the activation files (path, size, modification time), so re-extracted activations are re-ranked.
-    Used in: 02_cross_model_correlation, 03_ablation_in_the_model.
-    """
-    from lib.pipeline.extraction import get_activations  # extraction pulls in the models; import only when ranking them
-
-    profile = get_profile(profile)
-    corpus = corpus or profile.probe_corpora[0]
-    models = tuple(models or profile.models)
-    unknown = [m for m in models if m not in profile.models]
-    if unknown or len(models) < 2:
-        raise ValueError(f"CCA needs at least two of the profile's models {profile.models}; got {models}")
-    activations = [get_activations(profile, m, corpus) for m in models]
-    _check_same_words(models, activations)
-    key = config_key({"version": _CACHE_VERSION, "profile": profile.name, "corpus": corpus, "models": models,
-                      "dtype": dtype, "activations": [_file_identity(a.acts) for a in activations]})
-    folder = results_dir(profile) / "correlation" / f"{corpus}-{key}"
-    if (folder / "meta.json").exists():
-        return _load_rankings(folder)
-    rankings = rank_models([a.acts for a in activations], models, corpus, dtype=dtype, max_bytes=max_bytes)
-    _save_rankings(rankings, folder)
-    return rankings
-
-
 def _stats(acts: Sequence[Any] | CrossStats, within: bool, **kwargs: Any) -> CrossStats:
     return acts if isinstance(acts, CrossStats) else cross_stats(acts, within=within, **kwargs)
 
@@ -430,49 +396,3 @@ def _pca_whitener(cov: np.ndarray, variance: float, name: str) -> torch.Tensor:
     covered = _numpy(values.cumsum(0)) / total
     kept = min(int(np.searchsorted(covered, variance)) + 1, int((values > 0).sum()))
     return vectors[:, :kept] / values[:kept].sqrt()
-
-
-def _check_same_words(models: Sequence[str], activations: Sequence[Any]) -> None:
-    first = list(activations[0].words)
-    for name, a in zip(models[1:], activations[1:]):
-        if list(a.words) != first:
-            raise ValueError(f"activations of {name!r} ({len(a.words)} words) are not over the same words as "
-                             f"{models[0]!r} ({len(first)} words); extract both over the same corpus")
-
-
-def _file_identity(acts: Any) -> Any:
-    path = getattr(acts, "filename", None)
-    if path is None:
-        return list(acts.shape)
-    stat = os.stat(path)
-    return [str(path), stat.st_size, stat.st_mtime_ns]
-
-
-def _save_rankings(rankings: CCARankings, folder: os.PathLike) -> None:
-    arrays = {}
-    for i, model in enumerate(rankings.models):
-        for method in METHODS:
-            arrays[f"{method}-{i}"] = rankings.scores[method][model]
-        arrays[f"partner-{i}"] = rankings.matches[model].partner
-        arrays[f"corr-{i}"] = rankings.matches[model].corr
-    pairs = list(rankings.svcca)
-    for j, pair in enumerate(pairs):
-        arrays[f"svcca-{j}"] = rankings.svcca[pair]
-    with atomic_path(folder) as tmp:
-        tmp.mkdir()
-        np.savez(tmp / "arrays.npz", **arrays)
-        write_json(tmp / "meta.json", {"models": rankings.models, "corpus": rankings.corpus,
-                                       "n_words": rankings.n_words, "pairs": pairs})
-
-
-def _load_rankings(folder: os.PathLike) -> CCARankings:
-    folder = Path(folder)
-    meta = read_json(folder / "meta.json")
-    models = tuple(meta["models"])
-    with np.load(folder / "arrays.npz") as z:
-        scores = {method: {m: z[f"{method}-{i}"] for i, m in enumerate(models)} for method in METHODS}
-        found = {m: Matches(model=m, others=tuple(o for o in models if o != m), partner=z[f"partner-{i}"],
-                            corr=z[f"corr-{i}"]) for i, m in enumerate(models)}
-        pairs = {tuple(p): z[f"svcca-{j}"] for j, p in enumerate(meta["pairs"])}
-    return CCARankings(models=models, corpus=meta["corpus"], n_words=meta["n_words"], scores=scores, matches=found,
-                       svcca=pairs)

@@ -33,19 +33,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
-
-from lib.pipeline.artifacts import atomic_path, config_key
-from lib.pipeline.profiles import Profile, get_profile, results_dir
 
 
 SOLVERS = ("owlqn", "fista", "adam")
@@ -95,13 +90,6 @@ class ProbeSettings:
                              "objective")
         if self.l1 < 0 or self.l2 < 0:
             raise ValueError(f"penalties must be ≥ 0, got l1={self.l1}, l2={self.l2}")
-
-    @classmethod
-    def from_profile(cls, profile: str | Profile) -> ProbeSettings:
-        """The settings a profile prescribes (``profile.probe``), seeded with the profile's seed."""
-        p = get_profile(profile)
-        return cls(l1=p.probe.l1, l2=p.probe.l2, epochs=p.probe.epochs, batch_size=p.probe.batch_size,
-                   lr=p.probe.lr, seed=p.seed)
 
 
 @dataclass(frozen=True, eq=False)
@@ -581,27 +569,6 @@ def accuracy(probe: Probe, acts: np.ndarray, labels: Sequence[str]) -> float:
     return float(np.mean(predict(probe, acts) == labels))
 
 
-def save_probe(probe: Probe, path: str | Path) -> Path:
-    """Write ``probe`` to ``path`` (an ``.npz``) atomically; :func:`load_probe` reads it back."""
-    meta = {"classes": list(probe.classes), "settings": dataclasses.asdict(probe.settings),
-            "epochs_run": probe.epochs_run, "dev_accuracy": probe.dev_accuracy, "objective": probe.objective,
-            "converged": probe.converged}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, weights=probe.weights, bias=probe.bias, scale=probe.scale, meta=np.array(json.dumps(meta)))
-    return Path(path)
-
-
-def load_probe(path: str | Path) -> Probe:
-    """Read a probe written by :func:`save_probe`."""
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        return Probe(weights=z["weights"], bias=z["bias"], classes=tuple(meta["classes"]),
-                     settings=ProbeSettings(**meta["settings"]), epochs_run=meta["epochs_run"],
-                     dev_accuracy=meta["dev_accuracy"], scale=z["scale"], objective=meta.get("objective"),
-                     converged=meta.get("converged"))
-
-
 def concentration(weights: np.ndarray, share: float = 0.1) -> float:
     """Sparsity of a (scaled) weight matrix, labels × neurons: the share of its total |W| held by its top ``share``
     of neurons.
@@ -730,34 +697,3 @@ def synthetic_splits(n_words: int = 6000, n_neurons: int = 64, n_labels: int = 5
     cut = np.cumsum([int(0.8 * n_words), int(0.05 * n_words)])
     parts = [(acts[s], labels[s], words[s]) for s in np.split(np.arange(n_words), cut)]
     return Splits(*parts), ids
-
-
-def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=None, progress: bool = True
-              ) -> Probe:
-    """The LCA probe of ``model`` for property ``prop`` of ``corpus``, cached under ``results_dir(profile)``.
-
-    Trained with the profile's settings on ``data`` (default: ``lib.pipeline.extraction.probe_data`` of the same four names),
-    the dev split for early stopping. Used in: 01, 03_ablation_in_the_model (through ``lib.methods.ranking.lca_order``).
-    """
-    path = lca_path(profile, model, corpus, prop, "probe.npz")
-    if path.exists():
-        return load_probe(path)
-    if data is None:
-        from lib.pipeline.extraction import probe_data  # imported here so probing works without the model stack
-
-        data = probe_data(profile, model, corpus, prop)
-    probe = train_probe(data.train[0], data.train[1], dev=data.dev[:2], settings=ProbeSettings.from_profile(profile),
-                        progress=progress)
-    save_probe(probe, path)
-    return probe
-
-
-def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: str) -> Path:
-    """Where an LCA artifact ``name`` of (model, corpus, prop) is cached: keyed by the profile's whole config and the
-    model's training configuration, so a retrained model never meets the probes of its predecessor."""
-    from lib.pipeline.training import model_config  # imported here so probing works without the model stack
-
-    p = get_profile(profile)
-    key = config_key({"profile": p, "model": model, "model_config": model_config(p, model), "corpus": corpus,
-                      "prop": prop})
-    return results_dir(p) / "lca" / f"{model}-{corpus}-{prop}-{key}" / name

@@ -11,9 +11,6 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.pipeline.artifacts import atomic_path
-from lib.methods.probing import lca_path, lca_probe
-from lib.pipeline.profiles import Profile
 
 
 def _sorted_mass(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,17 +118,3 @@ def probeless_order(acts: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Neurons by their overall probeless score, highest first (ties by id). Used in: 01_linguistic_correlation."""
     overall = probeless_scores(acts, labels)[2]
     return np.argsort(-overall, kind="stable")
-
-
-def lca_order(profile: str | Profile, model: str, corpus: str, prop: str, data=None) -> np.ndarray:
-    """"The LCA-top order of model X for property P": the global order of its cached LCA probe's scaled weights
-    (cached too; ``data`` as in ``lib.methods.probing.lca_probe``). Used in: 01, 03_ablation_in_the_model.
-    """
-    path = lca_path(profile, model, corpus, prop, "order.npy")
-    if path.exists():
-        return np.load(path)
-    order = global_order(lca_probe(profile, model, corpus, prop, data, progress=False).scaled_weights)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, order)
-    return order

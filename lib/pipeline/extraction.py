@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 from lib.pipeline.activation_store import DTYPES, StoreInvalid, open_store, write_store
 from lib.pipeline.artifacts import config_key
 from lib.pipeline.corpora import Sentence
-from lib.pipeline.models import NeuronMap
+from lib.methods.neurons import NeuronMap
 from lib.pipeline.profiles import Profile, activations_dir, get_profile
 from lib.pipeline.subwords import PAD
 from lib.pipeline.word_pieces import Pieces, encode_corpus
@@ -155,23 +156,27 @@ class Activations:
 @dataclass(frozen=True)
 class ProbeData:
     """Rows of the profile's seeded sentence split, each part an ``(acts [words, neurons] float32, labels [words],
-    words [words])`` triple of numpy arrays. Used in: 01_linguistic_correlation, 04, 05, 06."""
+    words [words])`` triple of numpy arrays; ``groups`` holds, per part, the corpus sentence id of each row (the unit
+    a bootstrap resamples, since the words of a sentence are not independent). Used in: 01, 04, 05, 06."""
 
     train: tuple[np.ndarray, np.ndarray, np.ndarray]
     dev: tuple[np.ndarray, np.ndarray, np.ndarray]
     test: tuple[np.ndarray, np.ndarray, np.ndarray]
+    groups: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def get_activations(profile: str | Profile, model: str, corpus: str, aggregation: str = "last",
+def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLike, aggregation: str = "last",
                     dtype: str = "float32", long_sentences: str = "split", batch_size: int = 128,
                     verify: bool = True, progress: bool = True) -> Activations:
     """The activations of ``model`` over the probing ``corpus`` of ``profile``: cached, or extracted to disk.
 
-    The cache folder ``activations_dir(profile)/<model>__<corpus>__<key>`` is keyed by the model's configuration
-    and weights, the corpus words, the aggregation, dtype and long-sentence policy; a missing, partial, corrupt or
+    ``corpus`` is "brown", "ud" or the path of a CoNLL-U file or Brown-format folder. The cache folder
+    ``activations_dir(profile)/<model>__<corpus id>__<key>`` is keyed by the model's configuration and weights, the
+    corpus (a path by its content digest, ``lib.pipeline.corpora.corpus_id``) and its words, the aggregation, dtype
+    and long-sentence policy; a missing, partial, corrupt or
     mismatching store (checked by :func:`lib.pipeline.activation_store.open_store`) is rebuilt, never read.
     """
-    from lib.pipeline.corpora import load_corpus
+    from lib.pipeline.corpora import corpus_id, load_corpus
     from lib.pipeline.properties import properties_for
     from lib.pipeline.training import load_model
 
@@ -180,13 +185,13 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
             raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(known)}")
     p = get_profile(profile)
     trained = load_model(p, model, progress)
-    sentences = load_corpus(corpus, p)
+    sentences, cid = load_corpus(corpus, p), corpus_id(corpus)
     key = config_key({"version": FORMAT_VERSION, "model": trained.config, "weights": _weights_digest(trained.model),
-                      "corpus": corpus, "words": _words_digest(sentences), "aggregation": aggregation,
+                      "corpus": cid, "words": _words_digest(sentences), "aggregation": aggregation,
                       "dtype": dtype, "long_sentences": long_sentences})
-    folder = activations_dir(p) / f"{model}__{corpus}__{key}"
+    folder = activations_dir(p) / f"{model}__{cid}__{key}"
     neuron_map = trained.model.neuron_map
-    expected = {"version": FORMAT_VERSION, "key": key, "model": model, "corpus": corpus, "profile": p.name,
+    expected = {"version": FORMAT_VERSION, "key": key, "model": model, "corpus": cid, "profile": p.name,
                 "aggregation": aggregation, "dtype": dtype, "n_words": sum(len(s.words) for s in sentences),
                 "n_neurons": neuron_map.size, "neuron_map": dataclasses.asdict(neuron_map)}
     try:
@@ -204,7 +209,7 @@ def get_activations(profile: str | Profile, model: str, corpus: str, aggregation
     return Activations(acts, meta["words"], offsets, sentences, neuron_map, meta, folder)
 
 
-def probe_data(profile: str | Profile, model: str, corpus: str, prop: str, aggregation: str = "last") -> ProbeData:
+def probe_data(profile: str | Profile, model: str, corpus: str | os.PathLike, prop: str, aggregation: str = "last") -> ProbeData:
     """Activations, labels of ``prop`` and words of the profile's train / dev / test sentences
     (``lib.pipeline.properties.split_sentences``); only those rows are read from the memory map."""
     from lib.pipeline.properties import split_sentences
@@ -217,7 +222,11 @@ def probe_data(profile: str | Profile, model: str, corpus: str, prop: str, aggre
         rows = activations.rows(sentence_ids)
         return np.asarray(activations.acts[rows], dtype=np.float32), labels[rows], words[rows]
 
-    return ProbeData(part(split.train), part(split.dev), part(split.test))
+    def groups(sentence_ids: np.ndarray) -> np.ndarray:
+        return np.repeat(sentence_ids, np.diff(activations.sentence_offsets)[sentence_ids])
+
+    parts = (split.train, split.dev, split.test)
+    return ProbeData(*(part(ids) for ids in parts), groups=tuple(groups(ids) for ids in parts))
 
 
 def neuron_activations(activations: Activations, neuron: int, sentence_ids) -> list[np.ndarray]:

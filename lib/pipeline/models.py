@@ -7,6 +7,8 @@ concatenate the hidden states. Zeroing a neuron sets its hidden output h_t to ex
 own layer's recurrence (the zeroed h_t is what the next step reads), as input to the next layer, and in everything
 downstream (attention, decoder initialisation, softmax). The cell state c_t is left untouched: the unit still
 computes its memory, but nothing ever reads that memory except through the zeroed h_t.
+Mean ablation (``zero`` a ``lib.methods.neurons.Ablation`` with values) sets h_t to a fixed value per neuron
+instead of 0, everywhere the zero would go.
 Without a mask (``zero=None``) the fused ``nn.LSTM`` runs; with one (any iterable of ids, even an empty one),
 :func:`stepwise_lstm` runs the same weights step by step (only in the encoder: the decoder is never masked).
 Used in: 00_data_and_models, 03_ablation_in_the_model, extraction of activations.
@@ -16,69 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from lib.methods.neurons import NeuronMap
 from lib.pipeline.subwords import BOS, PAD
-
-DIRECTION_NAMES = ("fwd", "bwd")
-
-
-@dataclass(frozen=True)
-class NeuronMap:
-    """Global neuron ids ↔ (layer, direction, unit), all 0-based; ``names()`` number layers from 1 ("L1-fwd-17")."""
-
-    layers: int
-    directions: int
-    units: int
-
-    @property
-    def size(self) -> int:
-        """Number of neurons."""
-        return self.layers * self.directions * self.units
-
-    def to_id(self, layer, direction, unit):
-        """Global id(s) of (layer, direction, unit); scalars or arrays of equal shape."""
-        layer, direction, unit = (np.asarray(v) for v in (layer, direction, unit))
-        for name, value, bound in (("layer", layer, self.layers), ("direction", direction, self.directions),
-                                   ("unit", unit, self.units)):
-            if np.any((value < 0) | (value >= bound)):
-                raise ValueError(f"{name} out of range: valid {name}s are 0..{bound - 1}")
-        ids = (layer * self.directions + direction) * self.units + unit
-        return int(ids) if ids.ndim == 0 else ids
-
-    def from_id(self, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(layer, direction, unit) arrays of the global ``ids``."""
-        ids = self.check(ids)
-        return ids // (self.directions * self.units), ids // self.units % self.directions, ids % self.units
-
-    def names(self) -> list[str]:
-        """One name per neuron in id order: "L1-fwd-17" (bidirectional) or "L2-17" (unidirectional)."""
-        layer, direction, unit = self.from_id(np.arange(self.size))
-        if self.directions == 1:
-            return [f"L{l + 1}-{u}" for l, u in zip(layer, unit)]
-        return [f"L{l + 1}-{DIRECTION_NAMES[d]}-{u}" for l, d, u in zip(layer, direction, unit)]
-
-    def check(self, ids) -> np.ndarray:
-        """``ids`` as an int64 array; any id outside 0..size-1 raises a ``ValueError`` naming the valid range."""
-        ids = np.asarray(ids if isinstance(ids, (np.ndarray, int, np.integer)) else list(ids), dtype=np.int64)
-        bad = ids[(ids < 0) | (ids >= self.size)]
-        if bad.size:
-            raise ValueError(f"neuron id(s) {bad[:5].tolist()} out of range: this model's neuron ids are "
-                             f"0..{self.size - 1} ({self.layers} layers × {self.directions} directions × "
-                             f"{self.units} units)")
-        return ids
-
-    def keep_mask(self, zero: Iterable[int] | None, device=None) -> Tensor | None:
-        """1/0 mask [layers, directions, units] with 0 at the neurons in ``zero``; ``None`` when ``zero`` is None."""
-        if zero is None:
-            return None
-        keep = torch.ones(self.size, device=device)
-        keep[torch.as_tensor(self.check(zero), device=device)] = 0.0
-        return keep.view(self.layers, self.directions, self.units)
 
 
 def fused_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -92,8 +38,10 @@ def fused_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tenso
     return out, h
 
 
-def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
-    """The same layer as :func:`fused_lstm`, step by step, with h_t multiplied by ``keep`` [directions, hidden].
+def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor, fill: Tensor | None = None
+                  ) -> tuple[Tensor, Tensor]:
+    """The same layer as :func:`fused_lstm`, step by step, with h_t replaced by h_t · ``keep`` + ``fill`` (each
+    [directions, hidden]; ``fill`` None means 0: the ablated units output exactly zero).
 
     Both directions advance together (one batched matmul per step); the backward direction reads time reversed,
     and a state is frozen past a sequence's end so the final h equals the packed fused one. c_t is not masked.
@@ -112,13 +60,14 @@ def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor) -> tu
         valid = valid[None]
     valid = valid.unsqueeze(-1)
     keep = keep[:, None, :]
+    fill = 0.0 if fill is None else fill[:, None, :]
     h = x.new_zeros(len(suffixes), batch, lstm.hidden_size)
     c = torch.zeros_like(h)
     outputs = []
     for t in range(time):
         i, f, g, o = (projected[:, :, t] + torch.bmm(h, w_hh)).chunk(4, dim=-1)
         c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h_new = torch.sigmoid(o) * torch.tanh(c_new) * keep
+        h_new = torch.sigmoid(o) * torch.tanh(c_new) * keep + fill
         step_valid = valid[:, :, t]
         c = torch.where(step_valid, c_new, c)
         h = torch.where(step_valid, h_new, h)
@@ -145,11 +94,12 @@ class LSTMStack(nn.Module):
     def forward(self, src: Tensor, lengths: Tensor, zero: Iterable[int] | None = None
                 ) -> tuple[list[Tensor], list[Tensor]]:
         """Per layer: outputs [batch, time, directions × hidden] and final h [directions, batch, hidden]."""
-        keep = self.neuron_map.keep_mask(zero, src.device)
+        keep, fill = self.neuron_map.masks(zero, src.device)
         x = self.dropout(self.embed(src))
         outputs, finals = [], []
         for layer, lstm in enumerate(self.lstms):
-            out, h = fused_lstm(lstm, x, lengths) if keep is None else stepwise_lstm(lstm, x, lengths, keep[layer])
+            out, h = fused_lstm(lstm, x, lengths) if keep is None else \
+                stepwise_lstm(lstm, x, lengths, keep[layer], None if fill is None else fill[layer])
             outputs.append(out)
             finals.append(h)
             x = self.dropout(out)

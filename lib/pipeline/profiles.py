@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ DEMO = Profile(
     probe=ProbeSizes(train_sentences=4000, dev_sentences=500, test_sentences=1000, l1=1e-5, l2=1e-5, epochs=20,
                      batch_size=1024, lr=5e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25),
-    ablation=AblationSizes(step=0.025, max_share=0.3, test_sentences=500),
+    ablation=AblationSizes(step=0.05, max_share=0.3, test_sentences=None),
 )
 
 PAPER = Profile(

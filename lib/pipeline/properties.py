@@ -1,20 +1,27 @@
 """The linguistic properties probed in the paper: a label for every word of a sentence, and the probing split.
 
 Brown gives ``pos`` (12 universal tags), ``pos_fine`` (Brown tags) and ``morph`` (what a Brown tag says about number,
-verb form and degree); UD gives ``upos``, ``xpos``, ``morph`` (FEATS) and ``deprel``; every corpus gives ``position``
-and ``month``. Used in: lib.pipeline.extraction (probe data) and notebooks 00-07.
+verb form and degree); UD and any CoNLL-U file give ``upos``, ``xpos``, ``morph`` (FEATS) and ``deprel``; every corpus
+gives ``position`` and ``month``; English corpora give ``sem`` (automatic WordNet supersenses, the paper's SEM
+stand-in). Custom properties are named, not registered: ``column:<CoNLL-U column>``, ``feat:<feature>`` and
+``labels:<path of a label file>`` (see :func:`get_property`). Used in: lib.pipeline.extraction (probe data) and
+notebooks 00-08.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from lib.pipeline.corpora import CORPORA, Sentence
+from lib.pipeline.corpora import CORPORA, CorpusFormatError, Sentence, corpus_path, full_corpus
+from lib.pipeline.wordnet import POS_NAMES, supersenses
 from lib.pipeline.profiles import Profile, get_profile
 
 UNIVERSAL_TAGS = ("NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM", "CONJ", "PRT", "X", ".")
@@ -65,7 +72,9 @@ class Property:
     """A linguistic property: its name, the corpora that have it, what it is, and how to label a sentence's words.
 
     ``needs`` names the Sentence annotation columns the labels come from; a sentence must have one of them
-    (empty: words alone suffice).
+    (empty: words alone suffice). ``gold`` is False for labels a program assigned (``sem``), so every table can say
+    they are automatic; their ``description`` says it too. ``label_sentences``, when set, labels many sentences at
+    once (vectorised over word types) and replaces ``label_words`` in :func:`labels`.
     """
 
     name: str
@@ -73,6 +82,8 @@ class Property:
     description: str
     label_words: Callable[[Sentence], list[str]]
     needs: tuple[str, ...] = ()
+    gold: bool = True
+    label_sentences: Callable[[Sequence[Sentence]], list[list[str]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,50 @@ def month_labels(sentence: Sentence) -> list[str]:
     return ["month" if is_month(w) else "other" for w in sentence.words]
 
 
+# Parts of speech whose words get a WordNet supersense: universal (Brown) and UPOS (UD) open classes.
+WORDNET_POS = {"NOUN": "n", "PROPN": "n", "VERB": "v", "ADJ": "a", "ADV": "r"}
+# Brown tags of auxiliaries, copulas and modals (be, do, have, modals): closed class AUX, as UD tags them.
+_BROWN_AUX = re.compile(r"(be|bed|bedz|beg|bem|ben|ber|bez|do|dod|doz|hv|hvd|hvg|hvn|hvz|md)\*?")
+
+
+def sem_labels(sentences: Sequence[Sentence]) -> list[list[str]]:
+    """Automatic semantic classes: the WordNet 3.1 supersense of each open-class word's most frequent sense for its
+    gold part of speech (``dog``/NOUN -> noun.animal); see :func:`lib.pipeline.wordnet.supersense`. Brown
+    possessives are looked up without their 's.
+
+    The part of speech comes from the gold tag (Brown: its universal tag; UD: UPOS, PROPN as a noun). Closed-class
+    words keep their coarse tag as their label (DET, ADP, PRON, CONJ/CCONJ, NUM, punctuation, ...), and auxiliaries,
+    copulas and modals (Brown be/do/have/md, UD AUX) are AUX: the paper's SEM tags likewise give function words
+    classes of their own, and WordNet's senses of "be", "have" or "will" would mislabel their auxiliary uses. An
+    open-class word WordNet lacks gets ``<noun|verb|adj|adv>.none``, so a missing entry is visible, not guessed.
+    Vectorised over word types. Used in: the ``sem`` property, notebooks 01, 04, 05.
+    """
+    coarse = [_sem_coarse(s) for s in sentences]
+    flat = [tag for tags in coarse for tag in tags]
+    pos = [WORDNET_POS.get(tag) for tag in flat]
+    words = [_sem_word(w, t) for s in sentences for w, t in zip(s.words, s.tags or ("",) * len(s))]
+    senses = supersenses(words, pos)
+    missing = np.array([f"{POS_NAMES[p]}.none" if p else tag for p, tag in zip(pos, flat)], dtype=object)
+    chosen = np.where(senses.astype(bool), senses, missing).tolist()
+    bounds = np.cumsum([0] + [len(s) for s in sentences])
+    return [chosen[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _sem_word(word: str, tag: str) -> str:
+    """The word WordNet is asked about: a Brown possessive (tag ending in $) without its 's (Atlanta's -> Atlanta)."""
+    return re.sub(r"'s?$", "", word) if tag.endswith("$") else word
+
+
+def _sem_coarse(sentence: Sentence) -> list[str]:
+    return [_brown_sem_coarse(t) for t in sentence.tags] if sentence.tags is not None else list(sentence.upos)
+
+
+@functools.lru_cache(maxsize=None)
+def _brown_sem_coarse(tag: str) -> str:
+    """A Brown tag's coarse class for ``sem``: AUX for be/do/have/modals, else its universal tag."""
+    return "AUX" if _BROWN_AUX.fullmatch(brown_fine(tag).split("+")[0]) else brown_universal(tag)
+
+
 PROPERTIES: dict[str, Property] = {p.name: p for p in (
     Property("pos", ("brown",), "coarse part of speech: the 12 universal tags of Petrov et al. mapped from Brown tags",
              lambda s: [brown_universal(t) for t in s.tags], ("tags",)),
@@ -163,38 +218,151 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in (
              lambda s: [r.split(":")[0] for r in s.deprel], ("deprel",)),
     Property("position", CORPORA, "position in the sentence: begin / middle / end", position_labels),
     Property("month", CORPORA, "month names vs. every other word", month_labels),
+    Property("sem", CORPORA, "semantic class, AUTOMATIC (not gold): the WordNet 3.1 supersense of the word's most "
+             "frequent sense for its gold part of speech (noun.person, verb.motion, ...); closed classes keep their "
+             "coarse tag, words WordNet lacks are <pos>.none — a stand-in for the paper's gold SEM tags",
+             lambda s: sem_labels([s])[0], ("tags", "upos"), gold=False, label_sentences=sem_labels),
 )}
+# Properties that only make sense for English text (a CoNLL-U file of another language does not offer them).
+ENGLISH_ONLY = ("sem", "month")
+CONLLU_COLUMNS = {"lemma": "lemmas", "upos": "upos", "xpos": "xpos", "feats": "feats", "head": "heads",
+                  "deprel": "deprel", "deps": "deps", "misc": "misc"}
 
 
 def get_property(name: str | Property) -> Property:
-    """The property called ``name``; an unknown name raises a ``KeyError`` listing the known ones."""
+    """The property called ``name``: a known one, or a custom one by its name.
+
+    ``column:<c>``: the raw CoNLL-U column ``c`` (lemma, upos, xpos, feats, head, deprel, deps, misc);
+    ``feat:<F>``: the value of morphological feature ``F`` in FEATS (``Number`` -> Sing / Plur), ``_`` without it;
+    ``labels:<path>``: a label file, one line per sentence of the whole corpus in corpus order with one
+    whitespace-separated label per word, or, for a ``.tsv`` file, one ``word<TAB>label`` line per word and a blank
+    line after each sentence (the words are checked). An unknown name raises a ``KeyError`` listing the known ones.
+    """
     if isinstance(name, Property):
         return name
-    try:
+    if name in PROPERTIES:
         return PROPERTIES[name]
-    except KeyError:
-        raise KeyError(f"unknown property {name!r}; known properties: {', '.join(PROPERTIES)}") from None
+    kind, _, arg = name.partition(":")
+    if kind == "column" and arg in CONLLU_COLUMNS:
+        column = CONLLU_COLUMNS[arg]
+        return Property(name, (), f"the CoNLL-U {arg.upper()} column as it is in the file",
+                        lambda s: [str(v) for v in getattr(s, column)], (column,))
+    if kind == "feat" and arg:
+        return Property(name, (), f"the value of the morphological feature {arg} (FEATS), '_' where absent",
+                        lambda s: [_feature(f, arg) for f in s.feats], ("feats",))
+    if kind == "labels" and arg:
+        path = os.path.abspath(arg)
+        table = _label_file(path, os.stat(path).st_mtime_ns if os.path.isfile(path) else None)
+        return Property(name, (), f"labels from the file {arg} (user-supplied)", lambda s: _file_labels(table, s))
+    raise KeyError(f"unknown property {name!r}; known properties: {', '.join(PROPERTIES)}, or column:<"
+                   f"{'|'.join(CONLLU_COLUMNS)}>, feat:<feature>, labels:<path of a label file>")
 
 
-def properties_for(corpus: str) -> list[str]:
-    """Names of the properties that corpus ``corpus`` has labels for (unknown corpus: ``KeyError``)."""
-    if corpus not in CORPORA:
-        raise KeyError(f"unknown corpus {corpus!r}; known corpora: {', '.join(CORPORA)}")
-    return [name for name, p in PROPERTIES.items() if corpus in p.corpora]
+def property_id(prop: str | Property) -> str:
+    """A file-name-safe identifier of a property for cache keys and folders: its name, and for a label file
+    ``labels-<file stem>-<first 12 hex digits of its SHA-256>``, so an edited label file is a new property."""
+    name = get_property(prop).name
+    if name.startswith("labels:"):
+        path = Path(name.partition(":")[2])
+        return f"labels-{_safe(path.stem)}-{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+    return _safe(name)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+
+
+def _feature(feats: str, feature: str) -> str:
+    """The value of ``feature`` in a FEATS bundle ``A=x|B=y``, ``_`` where absent."""
+    for pair in feats.split("|"):
+        key, _, value = pair.partition("=")
+        if key == feature:
+            return value
+    return "_"
+
+
+@dataclass(frozen=True)
+class _LabelFile:
+    path: str
+    labels: tuple[tuple[str, ...], ...]
+    words: tuple[tuple[str, ...], ...] | None
+    lines: tuple[int, ...]
+
+
+@functools.lru_cache(maxsize=16)
+def _label_file(path: str, mtime_ns: int | None) -> _LabelFile:
+    """Read a label file (see :func:`get_property`): labels per sentence, words (TSV only), first line of each;
+    cached per modification time, so an edited file is read again."""
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as e:
+        raise FileNotFoundError(f"label file {path}: {e.strerror}") from e
+    if not path.endswith(".tsv"):
+        lines = text.splitlines()
+        return _LabelFile(path, tuple(tuple(line.split()) for line in lines), None, tuple(range(1, len(lines) + 1)))
+    labels, words, starts, block = [], [], [], []
+    for number, line in enumerate(text.splitlines() + [""], start=1):
+        if line.strip():
+            if line.count("\t") != 1:
+                raise CorpusFormatError(f"{path}:{number}: a label TSV line is word<TAB>label, got {line[:80]!r}")
+            block.append((number, *line.split("\t")))
+        elif block:
+            starts.append(block[0][0])
+            words.append(tuple(w for _, w, _ in block))
+            labels.append(tuple(label for _, _, label in block))
+            block = []
+    return _LabelFile(path, tuple(labels), tuple(words), tuple(starts))
+
+
+def _file_labels(table: _LabelFile, sentence: Sentence) -> list[str]:
+    """The labels of ``sentence`` (by its corpus ``number``) from a label file, checked against its words."""
+    n = sentence.number
+    if n is None:
+        raise ValueError(f"label file {table.path}: sentence from {sentence.source} has no corpus number; load it "
+                         f"with lib.pipeline.corpora.load_corpus or full_corpus")
+    if n >= len(table.labels):
+        raise CorpusFormatError(f"{table.path}: has {len(table.labels)} sentences, but the corpus has sentence "
+                                f"{n + 1} ({sentence.source}: {' '.join(sentence.words[:8])} ...)")
+    found, line = table.labels[n], table.lines[n]
+    if len(found) != len(sentence.words) or (table.words is not None and table.words[n] != sentence.words):
+        raise CorpusFormatError(f"{table.path}:{line}: sentence {n + 1} ({sentence.source}: "
+                                f"{' '.join(sentence.words[:8])} ...) has {len(sentence.words)} words, the label "
+                                f"file gives {len(found)} labels" +
+                                ("" if table.words is None or len(found) != len(sentence.words) else
+                                 " for different words"))
+    return list(found)
+
+
+def properties_for(corpus: str | os.PathLike) -> list[str]:
+    """Names of the properties that ``corpus`` ("brown", "ud" or a corpus path) has labels for.
+
+    For a path: the properties whose annotation its sentences carry, English-only ones (``sem``, ``month``) only
+    when the file name starts with ``en`` (the UD convention, ``en_ewt-ud-test.conllu``) or for a Brown-format
+    folder. An unknown corpus raises a ``KeyError`` listing the known ones.
+    """
+    if str(corpus) in CORPORA:
+        return [name for name, p in PROPERTIES.items() if str(corpus) in p.corpora]
+    path = corpus_path(corpus)
+    columns = set(full_corpus(path)[0].columns()) if full_corpus(path) else set()
+    english = path.is_dir() or path.name.lower().startswith("en")
+    return [name for name, p in PROPERTIES.items()
+            if (not p.needs or columns & set(p.needs)) and (english or name not in ENGLISH_ONLY)]
 
 
 def labels(prop: str | Property, sentences: Sequence[Sentence]) -> list[list[str]]:
     """One label per word of each sentence for property ``prop``.
 
     A property whose annotation the sentences lack (``upos`` of Brown sentences) raises a ``ValueError``.
-    Used in: lib.pipeline.extraction.probe_data and notebooks 00-07.
+    Used in: lib.pipeline.extraction.probe_data and notebooks 00-08.
     """
     prop = get_property(prop)
     for s in sentences:
         if prop.needs and all(getattr(s, column) is None for column in prop.needs):
-            raise ValueError(f"property {prop.name!r} (corpora: {', '.join(prop.corpora)}) needs annotation "
-                             f"{' or '.join(prop.needs)}, which sentences from {s.source} lack; their corpus has "
-                             f"properties {', '.join(properties_for(_corpus_of(s)))}")
+            raise ValueError(f"property {prop.name!r} (corpora: {', '.join(prop.corpora) or 'any with it'}) needs "
+                             f"annotation {' or '.join(prop.needs)}, which sentences from {s.source} lack; their "
+                             f"corpus has properties {', '.join(properties_for(_corpus_of(s)))}")
+    if prop.label_sentences is not None:
+        return prop.label_sentences(sentences)
     return [prop.label_words(s) for s in sentences]
 
 
@@ -224,3 +392,31 @@ def split_sentences(n_sentences: int, profile: str | Profile, seed: int | None =
     order = np.random.default_rng(get_profile(profile).seed if seed is None else seed).permutation(n_sentences)
     train, dev, test = np.split(order[:sizes.sum()], np.cumsum(sizes)[:2])
     return Split(train=np.sort(train), dev=np.sort(dev), test=np.sort(test))
+
+
+UNIVERSAL_CLOSED = frozenset({".", "DET", "PRON", "ADP", "CONJ", "PRT", "NUM", "PUNCT", "CCONJ", "SCONJ", "PART",
+                              "AUX", "SYM"})
+UNIVERSAL_OPEN = frozenset({"NOUN", "VERB", "ADJ", "ADV", "PROPN"})
+
+
+def word_class(prop: str, label: str) -> str:
+    """``"closed"`` (function words, punctuation, months), ``"open"`` (nouns, verbs, adjectives, adverbs) or
+    ``"other"`` for a label of property ``prop``: the paper expects closed classes to need fewer neurons.
+
+    Universal tags (``pos``, ``upos``) are read directly, Brown tags (``pos_fine``) through their universal tag,
+    ``sem`` supersenses (noun.person, ... and noun.none) are open and its coarse tags closed, the ``month`` label is
+    closed; labels of other properties (position, morphology) are ``"other"``.
+    """
+    if prop == "month":
+        return "closed" if label == "month" else "other"
+    if prop == "sem":
+        return "open" if label.split(".")[0] in POS_NAMES.values() else \
+            "closed" if label in UNIVERSAL_CLOSED else "other"
+    if prop == "pos_fine":
+        try:
+            label = brown_universal(label)
+        except ValueError:
+            return "other"
+    elif prop not in ("pos", "upos"):
+        return "other"
+    return "closed" if label in UNIVERSAL_CLOSED else "open" if label in UNIVERSAL_OPEN else "other"

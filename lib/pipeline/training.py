@@ -24,9 +24,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from lib.pipeline.artifacts import atomic_path, config_key
-from lib.pipeline.evaluation import bleu, perplexity, translate
 from lib.pipeline.models import LM, NMT
 from lib.pipeline.profiles import Profile, get_profile, models_dir
+from lib.pipeline.specs import ModelSpec, model_spec
 from lib.pipeline.subwords import BOS, EOS, PAD, Vocab, vocab_config, vocab_for
 
 __all__ = ["Trained", "load_model", "model_config", "build_model", "train", "load_checkpoint", "bleu",
@@ -37,14 +37,19 @@ Example = tuple[list[int], ...]
 
 @dataclass(frozen=True)
 class Trained:
-    """A trained model with its vocabularies (``tgt_vocab`` is None for the LM), configuration and history."""
+    """A trained model with its spec, vocabularies (``tgt_vocab`` is None for the LM), configuration and history."""
 
-    name: str
+    spec: ModelSpec
     model: nn.Module
     src_vocab: Vocab
     tgt_vocab: Vocab | None
     config: dict
     history: tuple[dict, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """The model's name ("en-de", "lm", ...)."""
+        return self.spec.name
 
 
 def device() -> str:
@@ -52,20 +57,21 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def model_config(profile: str | Profile, name: str) -> dict:
-    """Everything that determines the model ``name`` of ``profile`` (its cache key): sizes, data slice, seed."""
+def model_config(profile: str | Profile, model: str | ModelSpec) -> dict:
+    """Everything that determines a model Grains trains (its cache key): kind, sizes, data slice, seed."""
     p = get_profile(profile)
-    if name not in p.models:
-        raise KeyError(f"unknown model {name!r} for profile {p.name!r}; known models: {', '.join(p.models)}")
+    spec = model_spec(p, model)
+    if not spec.trained_here:
+        raise ValueError(f"model {spec.name!r} is a pretrained {spec.kind}; Grains trains only NMT and LSTM LM models")
     if p.lm.src_vocab != p.nmt.src_vocab:
         raise ValueError(f"profile {p.name!r}: lm.src_vocab ({p.lm.src_vocab}) must equal nmt.src_vocab "
                          f"({p.nmt.src_vocab}): every model shares one English vocabulary")
-    sizes = p.lm if name == "lm" else p.nmt
-    config = {"name": name, "profile": p.name, "seed": model_seed(p.seed, name), "sizes": dataclasses.asdict(sizes),
-              "train_sentences": p.corpora.multi30k_train, "val_sentences": p.corpora.multi30k_val,
-              "src_vocab": vocab_config(p, "en")}
-    if name != "lm":
-        config["tgt_vocab"] = vocab_config(p, name.split("-")[1])
+    sizes = p.lm if spec.kind == "lm" else p.nmt
+    config = {"name": spec.name, "kind": spec.kind, "profile": p.name, "seed": model_seed(p.seed, spec.name),
+              "sizes": dataclasses.asdict(sizes), "train_sentences": p.corpora.multi30k_train,
+              "val_sentences": p.corpora.multi30k_val, "src_vocab": vocab_config(p, spec.source_lang)}
+    if spec.target_lang is not None:
+        config["tgt_vocab"] = vocab_config(p, spec.target_lang)
     return config
 
 
@@ -80,29 +86,30 @@ def build_model(config: dict, src_size: int, tgt_size: int | None = None) -> nn.
     """A freshly initialised model for ``config``, seeded by its seed (same config → same initial weights)."""
     torch.manual_seed(config["seed"])
     s = config["sizes"]
-    if config["name"] == "lm":
+    if config["kind"] == "lm":
         return LM(src_size, s["emb"], s["hidden"], s["layers"], s["dropout"])
     return NMT(src_size, tgt_size, s["emb"], s["hidden"], s["layers"], s["dropout"])
 
 
-def load_model(profile: str | Profile, name: str, progress: bool = True) -> Trained:
-    """The trained model ``name`` ("en-de", "en-fr", "en-cs" or "lm") of ``profile``: cached, resumed or trained."""
+def load_model(profile: str | Profile, model: str | ModelSpec, progress: bool = True) -> Trained:
+    """A trained model of ``profile`` ("en-de", "en-fr", "en-cs", "lm", ...): cached, resumed or trained."""
     from lib.pipeline.corpora import multi30k
 
     p = get_profile(profile)
-    config = model_config(p, name)
-    folder = models_dir(p) / f"{name}-{config_key(config)}"
-    src_vocab = vocab_for(p, "en")
-    tgt_vocab = None if name == "lm" else vocab_for(p, name.split("-")[1])
+    spec = model_spec(p, model)
+    config = model_config(p, spec)
+    folder = models_dir(p) / f"{spec.name}-{config_key(config)}"
+    src_vocab = vocab_for(p, spec.source_lang)
+    tgt_vocab = None if spec.target_lang is None else vocab_for(p, spec.target_lang)
     model = build_model(config, src_vocab.size, tgt_vocab.size if tgt_vocab else None)
     if not (folder / "model.pt").is_file():
-        langs = ["en"] if name == "lm" else name.split("-")
+        langs = list(spec.langs)
         train_set, dev_set = (encode_examples(multi30k(split, langs, p), langs, src_vocab, tgt_vocab,
                                               config["sizes"]["max_len"]) for split in ("train", "val"))
         train(model, config, train_set, dev_set, folder, progress)
     final = load_checkpoint(folder / "model.pt", config)
     model.load_state_dict(final["model"])
-    return Trained(name, model.to(device()).eval(), src_vocab, tgt_vocab, config, tuple(final["history"]))
+    return Trained(spec, model.to(device()).eval(), src_vocab, tgt_vocab, config, tuple(final["history"]))
 
 
 def encode_examples(texts: dict[str, list[str]], langs: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab | None,
