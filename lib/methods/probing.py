@@ -55,9 +55,9 @@ class ProbeSettings:
     proximal gradient) run full-batch to the optimum of the stated objective and stop when the largest entry of the
     minimum-norm subgradient (OWL-QN's pseudo-gradient; FISTA's gradient mapping), zero exactly at the optimum, is
     at most ``tol``, or after ``max_iter`` passes. Both are deterministic and do not use ``seed``; OWL-QN measured
-    1.4× faster than FISTA at 10k × 256 × 40 and reaches a lower objective at the same ``tol``. ``solver="adam"`` is the paper's and NeuroX's optimiser (mini-batch
-    Adam with a soft-threshold step for λ1), kept to measure what under-convergence changes: ``epochs``,
-    ``batch_size``, ``lr`` and ``seed`` (the shuffling) apply to it alone.
+    1.4× faster than FISTA at 10k × 256 × 40 and reaches a lower objective at the same ``tol``. ``solver="adam"``
+    is the paper's and NeuroX's optimiser (mini-batch Adam with a soft-threshold step for λ1), kept to measure what
+    under-convergence changes: ``epochs``, ``batch_size``, ``lr`` and ``seed`` (the shuffling) apply to it alone.
 
     ``dev_use``: ``"report"`` (default) only scores the final weights on the dev split; ``"early_stop"`` (Adam only)
     checks dev accuracy ``checks_per_epoch`` times per epoch, stops once ``patience`` checks in a row failed to raise
@@ -96,7 +96,7 @@ class ProbeSettings:
 class Probe:
     """A trained probe: ``weights`` labels × neurons, ``bias`` (labels,), ``classes`` the label of each row (sorted),
     the ``settings`` it was trained with, ``epochs_run`` (passes over the training words behind the kept weights:
-    FISTA iterations or Adam epochs), their dev accuracy (None without a dev split), ``scale`` (neurons,) the
+    OWL-QN or FISTA iterations, Adam epochs), their dev accuracy (None without a dev split), ``scale`` (neurons,) the
     standard deviation of each neuron over the training words, the training ``objective`` the weights reach and
     whether the solver met its stopping rule (``converged``; None for Adam, which has none)."""
 
