@@ -602,9 +602,9 @@ def lambda_search(train: tuple[np.ndarray, Sequence[str]], dev: tuple[np.ndarray
     (λ1 = λ2 = 0, trained too if 0 is not in the grid), take the sparsest, i.e. the highest :func:`concentration`;
     ties go to the stronger penalty. The table (also ``objective`` and ``iterations`` per pair) is the data of the
     paper's Fig. 2 (accuracy against λ). ``max_words`` caps the training words (a seeded sample) to keep the 81
-    probes of the paper's grid affordable. With OWL-QN or FISTA the grid is one regularisation path: for each λ2 (strongest
-    first) λ1 falls from strongest to weakest, each fit warm-started from its neighbour's solution on the same
-    standardised data. Used in: 01_linguistic_correlation.
+    probes of the paper's grid affordable. With OWL-QN or FISTA the grid is one regularisation path: for each λ2
+    (strongest first) λ1 falls from strongest to weakest, each fit warm-started from its neighbour's solution on the
+    same standardised data. Used in: 01_linguistic_correlation.
     """
     settings = settings or ProbeSettings()
     acts, labels = _check(*train, "lambda_search")
