@@ -7,9 +7,13 @@
    store on disk (what ``get_activations`` does) against holding the whole matrix in memory, each in a fresh
    process (peak RSS from /proc, reset before extraction starts), at half and at the full corpus, so the growth
    with corpus size shows.
+3. Transformer speed: words/s of batched extraction of a Hugging Face model (``lib.pipeline.transformer.extract``:
+   length-sorted padded batches, all layers captured by hooks) against one sentence per forward pass with
+   ``output_hidden_states`` and the last sub-token of each word found by a Python loop (NeuroX's way), same
+   sentences, same process, outputs checked equal. ``--only-transformer`` runs just this part.
 
 Run: ``.venv/bin/python benchmarks/bench_extraction.py --profile tiny`` (or ``demo``; models are trained first if
-they are not cached). On a busy shared CPU add ``--threads 1``: with several threads, every one of the per-step
+they are not cached); ``--only-transformer --transformer minilm`` for part 3 alone. On a busy shared CPU add ``--threads 1``: with several threads, every one of the per-step
 kernels of a one-sentence pass waits for a descheduled thread, which slows the reference far more than ours.
 """
 from __future__ import annotations
@@ -68,6 +72,44 @@ def speed(profile: str, model: str, corpus: str, n_sentences: int, batch_size: i
             best[name] = min(best[name], time.perf_counter() - start)
     np.testing.assert_allclose(outputs["batched"], outputs["reference"], atol=1e-4)
     return {"words": n_words, **{name: n_words / seconds for name, seconds in best.items()}}
+
+
+def transformer_one_at_a_time(transformer, sentences) -> np.ndarray:
+    """NeuroX's way for a transformer: a forward pass per sentence, last sub-token of each word by a Python loop."""
+    rows = []
+    with torch.no_grad():
+        for sentence in sentences:
+            encoded = transformer.tokenizer(list(sentence.words), is_split_into_words=True, return_tensors="pt")
+            output = transformer.model(**encoded.to(transformer.device), output_hidden_states=True)
+            states = torch.cat(output.hidden_states, -1)[0].cpu().numpy()
+            last = {}
+            for position, owner in enumerate(encoded.word_ids()):
+                if owner is not None:
+                    last[owner] = position
+            rows.extend(states[last[w]] for w in range(len(sentence.words)))
+    return np.stack(rows)
+
+
+def transformer_speed(profile: str, name: str, corpus: str, n_sentences: int, batch_size: int,
+                      repeats: int = 3) -> dict:
+    """Words/s of batched transformer extraction and of one sentence at a time (best of ``repeats`` interleaved
+    runs) over the first ``n_sentences`` sentences of the profile's ``corpus``."""
+    from lib.pipeline.transformer import extract as extract_transformer, load_transformer
+
+    transformer = load_transformer(name)
+    sentences = load_corpus(corpus, profile)[:n_sentences]
+    n_words = sum(len(s.words) for s in sentences)
+    ways = {"reference": lambda: transformer_one_at_a_time(transformer, sentences),
+            "batched": lambda: extract_transformer(transformer, sentences, batch_size=batch_size, progress=False)}
+    best, outputs = {name: float("inf") for name in ways}, {}
+    for _ in range(repeats):
+        for way, run in ways.items():
+            start = time.perf_counter()
+            outputs[way] = run()
+            best[way] = min(best[way], time.perf_counter() - start)
+    np.testing.assert_allclose(outputs["batched"], outputs["reference"], atol=1e-3)
+    return {"words": n_words, "device": str(transformer.device),
+            **{way: n_words / seconds for way, seconds in best.items()}}
 
 
 def _peak_rss_child(profile: str, model: str, corpus: str, share: float, stream: bool, whole: bool,
@@ -132,10 +174,25 @@ def main(argv: list[str] | None = None) -> None:
                         help="memory part over the whole corpora instead of the profile's sample (a scale check)")
     parser.add_argument("--models", nargs="+", default=None, help="models to measure (default: all of the profile's)")
     parser.add_argument("--corpora", nargs="+", default=None, help="corpora for the memory part (default: all)")
+    parser.add_argument("--transformer", default="minilm", help="transformer for part 3 ('' skips it)")
+    parser.add_argument("--transformer-batch-size", type=int, default=32)
+    parser.add_argument("--only-transformer", action="store_true", help="run only part 3")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     p = get_profile(args.profile)
+    if not args.only_transformer:
+        _lstm_parts(p, args)
+    if args.transformer:
+        r = transformer_speed(p.name, args.transformer, "ud", args.sentences, args.transformer_batch_size)
+        print(f"\n== transformer speed: batched vs one sentence at a time (torch threads {torch.get_num_threads()}, "
+              f"device {r['device']}) ==")
+        print(f"{args.transformer} ud  {r['words']:6d} words  one-at-a-time {r['reference']:9.0f} words/s  "
+              f"batched {r['batched']:9.0f} words/s  ratio {r['batched'] / r['reference']:5.1f}x")
+
+
+def _lstm_parts(p, args) -> None:
+    """Parts 1 and 2: the project's NMT and LM models."""
     models = args.models or p.models
     devices = {str(next(load_model(p, model).model.parameters()).device) for model in models}
     print(f"profile {p.name}, torch threads {torch.get_num_threads()}, device {', '.join(devices)}")

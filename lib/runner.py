@@ -38,6 +38,24 @@ def check_parameters(specs: Sequence[tuple[str, Any, type]]) -> None:
             raise TypeError(f"parameter {name} must be of type {kind.__name__}{of}, got {value!r}")
 
 
+def check_choices(profile: str, corpus: str, models: Sequence[str] = (), props: Sequence[str] = ()) -> dict:
+    """Resolve a notebook's model and property names before any work starts: an unknown model (the profile's
+    models, ``minilm``, a Hugging Face folder or ``hf:<id>``) or a property the corpus lacks (its own, or a custom
+    ``column:`` / ``feat:`` / ``labels:`` one) raises, listing the known ones. Returns the model specs by name.
+    Used in: the second cell of notebooks 01, 04 and 06."""
+    from lib.pipeline.properties import PROPERTIES, get_property, properties_for
+    from lib.pipeline.specs import model_spec
+
+    specs = {m: model_spec(profile, m) for m in models}
+    known = properties_for(corpus)
+    for prop in props:
+        if prop in PROPERTIES and prop not in known:
+            raise KeyError(f"property {prop!r} is not available for corpus {corpus!r}; its properties are "
+                           f"{', '.join(known)}, or a custom column:<c>, feat:<F> or labels:<file>")
+        get_property(prop)
+    return specs
+
+
 def write_results(profile: str, notebook: str, results: dict[str, Any]) -> Path:
     """Record a notebook's key numbers as ``reports/<profile>/<notebook>.json`` (written atomically)."""
     return write_json(reports_dir(profile) / f"{notebook}.json", results)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from lib.methods.analysis import resolved
+from lib.methods.intervals import Interval, excludes_zero, spread
 from lib.pipeline.artifacts import read_json, write_text
 from lib.pipeline.profiles import get_profile, reports_dir
 
@@ -19,8 +21,10 @@ PAPER_GAP = {"NMT": 12.8, "LM": 25.5}
 (2019), section "NMT vs. NLM" (Q3), as quoted in METHODS.md §4. A larger gap means more localized."""
 
 PAPER_ANSWERS = {
-    "03_ablation_in_the_model": "Zeroing the CCA-top neurons hurts the task most, then the LCA-top neurons (SEM, then "
-                                "POS), then the bottom neurons (Dalvi et al. 2019, Q4; METHODS.md §3).",
+    "03_ablation_in_the_model": "On EN-FR, the one pair where the paper compared them, zeroing the CCA-top neurons "
+                                "hurts BLEU most, then the LCA-top neurons (SEM, then POS), then the bottom neurons "
+                                "(Dalvi et al. 2019, Q4; METHODS.md §3). The random order, the other pairs, the LM "
+                                "and mean ablation are Grains' additions, with no paper number to compare.",
     "04_localized_or_distributed": "Closed-class labels (months, wh-words, punctuation) are captured by a few neurons, "
                                    "open classes (nouns, verbs, adjectives) are spread over many; small subsets of "
                                    "neurons recover most of a property's accuracy (Dalvi et al. 2019, Q1, Fig. 6).",
@@ -49,14 +53,61 @@ def _data_and_models(r: dict) -> str:
     return markdown_table(rows, ["model", "metric", "value"]) if rows else "No BLEU or perplexity recorded."
 
 
+def _shown(value: float, interval: list[float] | None) -> str:
+    """``0.805 [0.790, 0.820]``: a value with its 95 % interval (just the value when none was recorded)."""
+    return f"{value:.3f}" if not interval else f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
 def _linguistic_correlation(r: dict) -> str:
-    rows = [{"model": m, "prop": q, "all": x["all"], **{f"{sel} 10 %": x["retraining"][sel]["10"]
-                                                        for sel in ("top", "random", "bottom")},
-             "minimal share": x["minimal_set"]["share"], "selectivity": x.get("selectivity")}
-            for m, props in r["results"].items() for q, x in props.items()]
-    return ("Probe accuracy with all neurons and retrained on the top / random / bottom 10 %, minimal-set share:\n\n"
-            + markdown_table(rows, ["model", "prop", "all", "top 10 %", "random 10 %", "bottom 10 %",
-                                    "minimal share", "selectivity"]))
+    rows = []
+    for m, props in r["results"].items():
+        for q, x in props.items():
+            iv = x.get("intervals", {})
+            rows.append({"model": m, "prop": q, "MAJ": _shown(x["majority"], iv.get("majority"))
+                         if "majority" in x else None, "all": _shown(x["all"], iv.get("all")),
+                         "vs MAJ": x.get("verdicts", {}).get("probe_vs_majority"),
+                         **{f"{sel} 10 %": _shown(x["retraining"][sel]["10"],
+                                                 iv.get("retraining", {}).get(sel, {}).get("10"))
+                            for sel in ("top", "random", "bottom")},
+                         "top vs random": x.get("verdicts", {}).get("top_vs_random"),
+                         "minimal share": x["minimal_set"]["share"],
+                         "selectivity": None if x.get("selectivity") is None
+                         else _shown(x["selectivity"], iv.get("selectivity"))})
+    variant = (f"Ranking by {'raw |W| (the paper)' if r.get('ranking') == 'raw' else '|W·σ| (Grains)'}"
+               f"{', masking by ' + r['fill'] if 'fill' in r else ''}. " if "ranking" in r else "")
+    return (f"{variant}Probe accuracy with all neurons beside MAJ (the paper's Table 1 baseline: each word's most "
+            "frequent training label), retrained on the top / random / bottom 10 % (random is Grains' addition), "
+            "minimal-set share and selectivity; 95 % intervals in brackets, verdicts \"not resolved\" where they "
+            "overlap:\n\n"
+            + markdown_table(rows, ["model", "prop", "MAJ", "all", "vs MAJ", "top 10 %", "random 10 %",
+                                    "bottom 10 %", "top vs random", "minimal share", "selectivity"]))
+
+
+def _verdict_counts(verdicts: list[str]) -> str:
+    """``"2 higher, 1 lower, 3 not resolved"`` over (model, prop) pairs."""
+    return ", ".join(f"{verdicts.count(v)} {v}" for v in ("higher", "lower", "not resolved") if verdicts.count(v))
+
+
+def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
+    """Notebook 01's key rows: the mean top − bottom gap with a t interval over (model, prop) pairs, and how many
+    pairs beat MAJ and random (verdicts from their intervals)."""
+    entries = [x for props in r["results"].values() for x in props.values()]
+    gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"]) for x in entries]
+    if not gaps:
+        return
+    gap = spread(gaps)
+    add("LCA top − bottom 10 % retrained (points, mean over model × property)", gap.estimate, None,
+        "01_linguistic_correlation", interval=gap.as_list() if gap.n > 1 else None,
+        verdict=excludes_zero(gap) if gap.n > 1 else "not resolved (one pair)")
+    verdicts = [x.get("verdicts", {}) for x in entries]
+    if all("probe_vs_majority" in v for v in verdicts):
+        add("all-neuron probe against MAJ (model × property pairs)",
+            _verdict_counts([v["probe_vs_majority"] for v in verdicts]), "all higher (Table 1)",
+            "01_linguistic_correlation", verdict="each pair by its paired 95 % interval")
+    if all("top_vs_random" in v for v in verdicts):
+        add("top against random 10 %, retrained (model × property pairs)",
+            _verdict_counts([v["top_vs_random"] for v in verdicts]), None, "01_linguistic_correlation",
+            verdict="each pair by its 95 % intervals")
 
 
 def _cross_model(r: dict) -> str:
@@ -67,14 +118,60 @@ def _cross_model(r: dict) -> str:
 
 
 def _ablation(r: dict) -> str:
-    rows = []
+    rows, damage = [], _damage(r)
     for model, orders in r["curves"].items():
         for name, points in orders.items():
             start, end = points[0], points[-1]
+            hurt = damage.get(model, {}).get(name)
             rows.append({"model": model, "metric": r["metric"][model], "order": name, "zeroed": int(end[0]),
-                         "start": float(start[1]), "end": float(end[1]), "change": float(end[1] - start[1])})
-    return (markdown_table(rows, ["model", "metric", "order", "zeroed", "start", "end", "change"])
+                         "start": float(start[1]), "end": float(end[1]), "change": float(end[1] - start[1]),
+                         "damage": hurt.estimate if hurt else None, "95 % interval": _bounds(hurt)})
+    mode = f"Ablation by {'zeroing' if r.get('ablation', 'zero') == 'zero' else 'the mean activation'}.\n\n"
+    return (mode + markdown_table(rows, ["model", "metric", "order", "zeroed", "start", "end", "change", "damage",
+                                         "95 % interval"])
             + f"\n\nPaper: {PAPER_ANSWERS['03_ablation_in_the_model']}")
+
+
+def _as_interval(value: Any) -> Interval | None:
+    """An interval from what a notebook recorded: ``[low, high]``, ``{"estimate"|"damage"|"mean", "interval"}`` or
+    ``{"low", "high"}``; None when it holds no interval. The estimate defaults to the midpoint."""
+    try:
+        if isinstance(value, dict):
+            bounds = value.get("interval") or [value["low"], value["high"]]
+            estimate = next((value[k] for k in ("estimate", "damage", "mean", "value") if k in value), None)
+        else:
+            bounds, estimate = value, None
+        low, high = (float(b) for b in bounds)
+        n = int(value.get("n", 2)) if isinstance(value, dict) else 2
+        return Interval(float(estimate) if estimate is not None else (low + high) / 2, low, high, n, "recorded")
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _damage(r: dict) -> dict[str, dict[str, Interval]]:
+    """Notebook 03's per-order damage with its interval (model → order → interval), read defensively: ``"damage"``
+    holds the estimate (or an interval form :func:`_as_interval` reads) and ``"intervals"`` its ``[low, high]``;
+    orders without an interval are left out, {} when nothing is recorded."""
+    recorded, bounds = r.get("damage"), r.get("intervals")
+    if not isinstance(recorded, dict):
+        return {}
+    bounds = bounds if isinstance(bounds, dict) else {}
+    out: dict[str, dict[str, Interval]] = {}
+    for model, orders in recorded.items():
+        if not isinstance(orders, dict):
+            continue
+        limits = bounds.get(model) if isinstance(bounds.get(model), dict) else {}
+        out[model] = {}
+        for name, value in orders.items():
+            if isinstance(value, (int, float)) and name in limits:
+                value = {"estimate": value, "interval": limits[name]}
+            if (interval := _as_interval(value)) is not None:
+                out[model][name] = interval
+    return out
+
+
+def _bounds(interval: Interval | None) -> str:
+    return f"[{interval.low:.3f}, {interval.high:.3f}]" if interval else "none recorded"
 
 
 def _answered(key: str) -> Callable[[dict], str]:
@@ -84,17 +181,21 @@ def _answered(key: str) -> Callable[[dict], str]:
 
 
 def _localized(r: dict) -> str:
-    rows = [{"class": c, "mean share": v["mean"], "median share": v["median"], "labels": int(v["labels"])}
+    rows = [{"class": c, "mean share": v["mean"], "95 % interval": _bounds(_as_interval(v)),
+             "median share": v["median"], "labels": int(v["labels"])}
             for c, v in r.get("class_contrast", {}).items()]
     table = ("Salient neurons per label (share of the model's neurons), pooled over models and label properties:\n\n"
-             + markdown_table(rows, ["class", "mean share", "median share", "labels"]) + "\n\n" if rows else "")
+             + markdown_table(rows, ["class", "mean share", "95 % interval", "median share", "labels"]) + "\n\n"
+             if rows else "")
     return table + _answered("04_localized_or_distributed")(r)
 
 
 def _nmt_vs_lm(r: dict) -> str:
-    rows = [{"family": f, "measured gap": v["mean_gap"], "paper gap": PAPER_GAP.get(f),
-             "mean minimal share": v["mean_minimal_share"]} for f, v in r.get("families", {}).items()]
-    table = markdown_table(rows, ["family", "measured gap", "paper gap", "mean minimal share"]) + "\n\n"
+    rows = [{"family": f, "measured gap": v["mean_gap"], "95 % interval": _bounds(_as_interval(v.get("gap_interval"))),
+             "paper gap": PAPER_GAP.get(f), "mean minimal share": v["mean_minimal_share"]}
+            for f, v in r.get("families", {}).items()]
+    columns = ["family", "measured gap", "95 % interval", "paper gap", "mean minimal share"]
+    table = markdown_table(rows, columns) + "\n\n"
     return table + _answered("06_nmt_vs_lm")(r)
 
 
@@ -124,6 +225,23 @@ def _read(folder: Path, stem: str) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
+def _most_harmful_resolved(damage: dict[str, Interval]) -> tuple[str, Interval, str]:
+    """The order with the largest damage, its interval, and "above every other order" when its interval lies above
+    all the others' (else "not resolved")."""
+    worst = max(damage, key=lambda name: damage[name].estimate)
+    others = [i for name, i in damage.items() if name != worst]
+    calls = {resolved(damage[worst], other) for other in others}
+    return worst, damage[worst], "above every other order" if calls == {"higher"} else "not resolved"
+
+
+def _interval_row(contrast: dict, name: str) -> Interval | None:
+    """Row ``name`` of a recorded class contrast (``mean``, ``low``, ``high``, ``labels``) as an interval."""
+    row = contrast.get(name, {})
+    if not {"mean", "low", "high"} <= set(row):
+        return None
+    return Interval(float(row["mean"]), float(row["low"]), float(row["high"]), int(row.get("labels", 2)), "t")
+
+
 def _most_harmful(harm: dict[str, float]) -> str:
     """The order(s) with the largest harm, joined by " / "; "none (all orders equal)" when they all tie."""
     worst = max(harm.values())
@@ -132,45 +250,82 @@ def _most_harmful(harm: dict[str, float]) -> str:
 
 
 def key_numbers(profile: str) -> list[dict[str, Any]]:
-    """The headline rows (quantity, measured, paper, notebook) of the notebooks that ran: BLEU and perplexity, the
-    LCA top-minus-bottom gap, the most harmful ablation order, closed- against open-class salient shares, the share
-    of exclusive neurons, and the NMT and LM gaps beside the paper's 12.8 and 25.5."""
+    """The headline rows (quantity, measured, interval, paper, verdict, notebook) of the notebooks that ran: BLEU
+    and perplexity, the LCA top-minus-bottom gap, the most harmful ablation order, closed- against open-class
+    salient shares, the share of exclusive neurons against chance, and the NMT and LM gaps beside the paper's 12.8
+    and 25.5. ``interval`` is a 95 % ``[low, high]`` or None where the notebook recorded none; ``verdict`` says
+    "not resolved" wherever the intervals compared overlap."""
     folder, rows = reports_dir(get_profile(profile)), []
 
-    def add(quantity: str, measured: Any, paper: Any, stem: str) -> None:
-        rows.append({"quantity": quantity, "measured": measured, "paper": paper, "notebook": stem})
+    def add(quantity: str, measured: Any, paper: Any, stem: str, interval: Any = None, verdict: str = "") -> None:
+        rows.append({"quantity": quantity, "measured": measured, "interval": interval, "paper": paper,
+                     "verdict": verdict, "notebook": stem})
 
     if (r := _read(folder, "00_data_and_models")) is not None:
+        recorded = r.get("intervals", {}) if isinstance(r.get("intervals"), dict) else {}
         for pair, value in r.get("bleu", {}).items():
-            add(f"BLEU {pair}", float(value), None, "00_data_and_models")
+            add(f"BLEU {pair}", float(value), None, "00_data_and_models",
+                _as_interval(recorded.get("bleu", {}).get(pair)))
         for lang, value in r.get("perplexity", {}).items():
-            add(f"LM perplexity ({lang})", float(value), None, "00_data_and_models")
+            add(f"LM perplexity ({lang})", float(value), None, "00_data_and_models",
+                _as_interval(recorded.get("perplexity", {}).get(lang)))
     if (r := _read(folder, "01_linguistic_correlation")) is not None:
-        gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"])
-                for props in r["results"].values() for x in props.values()]
-        if gaps:
-            add("LCA top − bottom 10 % retrained (points, mean)", sum(gaps) / len(gaps), None,
-                "01_linguistic_correlation")
+        _linguistic_key_numbers(r, add)
     if (r := _read(folder, "03_ablation_in_the_model")) is not None:
+        damage, mode = _damage(r), r.get("ablation", "zero")
         for model, orders in r["curves"].items():
+            paper = "CCA-top (EN-FR only)" if model == "en-fr" and mode == "zero" else None
+            if len(damage.get(model, {})) > 1:
+                worst, interval, call = _most_harmful_resolved(damage[model])
+                add(f"most harmful ablation order, {model} ({mode})", worst, paper, "03_ablation_in_the_model",
+                    interval, call)
+                continue
             sign = -1.0 if r["metric"][model] == "perplexity" else 1.0
             harm = {name: sign * (points[0][1] - points[-1][1]) for name, points in orders.items() if points}
             if harm:
-                add(f"most harmful ablation order, {model}", _most_harmful(harm), "CCA-top", "03_ablation_in_the_model")
+                add(f"most harmful ablation order, {model} ({mode})", _most_harmful(harm), paper,
+                    "03_ablation_in_the_model", None, "not resolved (no interval recorded)")
     if (r := _read(folder, "04_localized_or_distributed")) is not None:
         contrast = r.get("class_contrast", {})
-        if {"closed", "open"} <= set(contrast):
-            add("salient share of a label: closed / open class",
-                f"{contrast['closed']['mean']:.3f} / {contrast['open']['mean']:.3f}", "closed < open",
-                "04_localized_or_distributed")
+        closed, opened = _interval_row(contrast, "closed"), _interval_row(contrast, "open")
+        if closed and opened:
+            call = resolved(closed, opened)
+            verdict = {"lower": "closed < open", "higher": "closed > open"}.get(call, call)
+            add("salient share of a label, closed class", closed.estimate, "closed < open",
+                "04_localized_or_distributed", closed, verdict)
+            add("salient share of a label, open class", opened.estimate, None, "04_localized_or_distributed", opened,
+                verdict)
     if (r := _read(folder, "05_exclusive_neurons")) is not None and "exclusive_share" in r:
-        add("share of property-salient neurons exclusive to one property", r["exclusive_share"]["properties"],
-            None, "05_exclusive_neurons")
+        chance = r.get("versus_chance", {})
+        observed = _as_interval({"estimate": r["exclusive_share"]["properties"], **{
+            "interval": chance.get("observed_interval"), "n": chance.get("models", 2)}})
+        expected = _as_interval({"estimate": chance.get("chance"), "interval": chance.get("chance_interval"),
+                                 "n": chance.get("models", 2)})
+        call = resolved(observed, expected) if observed and expected else "not resolved (no interval recorded)"
+        verdict = {"higher": "above chance", "lower": "below chance"}.get(call, call)
+        add("share of property-salient neurons exclusive to one property", r["exclusive_share"]["properties"], None,
+            "05_exclusive_neurons", observed, verdict)
+        if expected:
+            add("the same share for random sets of the same sizes (chance)", expected.estimate, None,
+                "05_exclusive_neurons", expected, verdict)
     if (r := _read(folder, "06_nmt_vs_lm")) is not None:
-        for family, values in r.get("families", {}).items():
+        families = r.get("families", {})
+        bounds = {f: _as_interval({"estimate": v["mean_gap"], "interval": v.get("gap_interval"), "n": v.get("gaps", 2)})
+                  for f, v in families.items()}
+        call = (resolved(bounds["LM"], bounds["NMT"]) if bounds.get("LM") and bounds.get("NMT")
+                else "not resolved (no interval recorded)")
+        verdict = {"higher": "LM more localized", "lower": "NMT more localized"}.get(call, call)
+        for family, values in families.items():
             add(f"top − bottom 10 % gap, {family} (points)", values["mean_gap"], PAPER_GAP.get(family),
-                "06_nmt_vs_lm")
+                "06_nmt_vs_lm", bounds[family], verdict)
     return rows
+
+
+def _cell_interval(interval: Any) -> str:
+    """A key row's interval as ``[low, high]`` (from an :class:`Interval` or a pair), else "none recorded"."""
+    if isinstance(interval, Interval):
+        return _bounds(interval)
+    return _bounds(_as_interval(interval))
 
 
 def write_summary(profile: str) -> Path:
@@ -179,12 +334,18 @@ def write_summary(profile: str) -> Path:
     Missing JSON files are noted in the summary and skipped; each section links the notebook's HTML (relative)."""
     p = get_profile(profile)
     folder = reports_dir(p)
-    key = [{**row, "notebook": f"[{row['notebook']}]({row['notebook']}.html)"
+    key = [{**row, "95 % interval": _cell_interval(row["interval"]), "verdict": row["verdict"] or "—",
+            "notebook": f"[{row['notebook']}]({row['notebook']}.html)"
             if (folder / f"{row['notebook']}.html").exists() else row["notebook"]} for row in key_numbers(p.name)]
     parts = [f"# Grains — summary of the `{p.name}` run",
              "Headline numbers of every notebook, beside the paper's (Dalvi et al. 2019, \"What Is One Grain of Sand "
-             "in the Desert?\") where it has one. Accuracies are fractions, gaps in accuracy points.",
-             "## Key numbers\n\n" + (markdown_table(key, ["quantity", "measured", "paper", "notebook"])
+             "in the Desert?\") where it has one. Accuracies are fractions, gaps in accuracy points. Every number "
+             "carries its 95 % interval where the notebook recorded one; the verdict column compares intervals and "
+             "says \"not resolved\" wherever they overlap (more data, the `paper` profile or a stronger model would "
+             "resolve it). Attribution: the paper's MAJ is its Table 1 baseline; it compared CCA and LCA ablation on "
+             "EN-FR only; the random baseline and mean ablation are Grains' additions.",
+             "## Key numbers\n\n" + (markdown_table(key, ["quantity", "measured", "95 % interval", "paper", "verdict",
+                                                           "notebook"])
                                       if key else "_No notebook has run yet._")]
     for stem, (title, render) in SECTIONS.items():
         path, html = folder / f"{stem}.json", folder / f"{stem}.html"

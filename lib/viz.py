@@ -117,17 +117,27 @@ def plot_lambda_search(table: pd.DataFrame, chosen: tuple[float, float] | None =
     return fig
 
 
-def plot_ablation(table: pd.DataFrame, title: str) -> plt.Figure:
-    """Accuracy bars of top / random / bottom neurons at each percentage, by masking and by retraining, with the
-    all-neuron accuracy as a line; ``table`` as in ``lib.methods.ablation.ablation_table``. Used in: 01."""
+def plot_ablation(table: pd.DataFrame, title: str, majority: float | None = None) -> plt.Figure:
+    """Accuracy bars of top / random / bottom neurons at each percentage, by masking and by retraining, with their
+    95 % intervals (``low``, ``high`` columns, when present) as error bars, the all-neuron accuracy as a dashed line
+    and MAJ (the paper's Table 1 baseline, when given) as a dotted one; ``table`` as in
+    ``lib.methods.ablation.ablation_table``. Used in: 01."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), layout="constrained", sharey=True)
     everything = float(table.loc[table.method == "all", "accuracy"].iloc[0])
+    pcts = sorted(table.loc[table.method != "all", "pct"].unique())
+    width = 0.27
     for ax, method in zip(axes, ("masking", "retraining")):
-        sns.barplot(table[table.method == method], x="pct", y="accuracy", hue="selection",
-                    hue_order=["top", "random", "bottom"], ax=ax)
+        part = table[table.method == method]
+        for i, (name, colour) in enumerate(zip(("top", "random", "bottom"), sns.color_palette(n_colors=3))):
+            rows = part[part.selection == name].set_index("pct").loc[pcts]
+            err = [rows.accuracy - rows.low, rows.high - rows.accuracy] if "low" in rows else None
+            ax.bar(np.arange(len(pcts)) + (i - 1) * width, rows.accuracy, width, yerr=err, capsize=2,
+                   color=colour, label=name)
         ax.axhline(everything, color="black", ls="--", lw=1, label="all neurons")
-        ax.set(title=method, xlabel="% of neurons kept", ylim=(0, 1))
-        ax.get_legend().remove()
+        if majority is not None:
+            ax.axhline(majority, color="grey", ls=":", lw=1.5, label="MAJ (paper's baseline)")
+        ax.set_xticks(np.arange(len(pcts)), [f"{pct:g}" for pct in pcts])
+        ax.set(title=method, xlabel="% of neurons kept", ylabel="accuracy", ylim=(0, 1))
     axes[1].legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.suptitle(title)
     return fig

@@ -2,10 +2,11 @@
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from lib.methods.ablation import (ablation_table, label_minimal_sets, mask, masked_accuracy, minimal_set, results_dict,
-                          retrained_accuracy)
+from lib.methods.ablation import (ablation_table, fill_values, label_minimal_sets, mask, masked_accuracy,
+                                  minimal_set, results_dict, results_table, retrained_accuracy, search_sizes)
 from lib.methods.probing import ProbeSettings, accuracy, synthetic_splits, train_probe
 from lib.methods.ranking import global_order
 
@@ -50,20 +51,64 @@ def test_table_and_results_file_shape(planted):
     table = ablation_table(probe, data, order, FAST, percentages=(10, 20), seed=0, progress=False)
     assert len(table) == 1 + 2 * 3 * 2 and table.accuracy.between(0, 1).all()
     assert set(table.neurons[table.pct == 10]) == {4} and set(table.neurons[table.pct == 20]) == {8}
+    assert (table.low <= table.accuracy).all() and (table.accuracy <= table.high).all()
     nested = results_dict(table)
-    assert set(nested) == {"all", "masking", "retraining"}
+    assert set(nested) == {"all", "masking", "retraining", "intervals"}
     for method in ("masking", "retraining"):
         assert set(nested[method]) == {"top", "random", "bottom"}
         assert set(nested[method]["top"]) == {"10", "20"}
         assert nested[method]["top"]["20"] > nested[method]["bottom"]["20"]
+        low, high = nested["intervals"][method]["top"]["20"]
+        assert low <= nested[method]["top"]["20"] <= high
+    assert nested["intervals"]["all"][0] <= nested["all"] <= nested["intervals"]["all"][1]
+
+
+def test_seeds_and_draws_are_averaged_and_widen_nothing_they_do_not_touch(planted):
+    data, _, probe, order = planted
+    one = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False)
+    many = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False, seeds=2, draws=3)
+    rows = many.set_index(["method", "selection"])
+    assert rows.loc[("retraining", "top"), "runs"] == 2 and rows.loc[("retraining", "random"), "runs"] == 3
+    assert rows.loc[("masking", "random"), "runs"] == 3 and rows.loc[("masking", "top"), "runs"] == 1
+    same = one.set_index(["method", "selection"]).loc[("masking", "top")]
+    assert rows.loc[("masking", "top"), "accuracy"] == same.accuracy
+    assert "3 draws" in rows.loc[("retraining", "random"), "interval"]
+    only_10 = ablation_table(probe, data, order, FAST, percentages=(10, 20), seed=0, progress=False, seeds=2,
+                             draws=3, replicate=(10,)).set_index(["method", "selection", "pct"])
+    assert only_10.loc[("retraining", "top", 10), "runs"] == 2 and only_10.loc[("retraining", "top", 20), "runs"] == 1
+    assert only_10.loc[("masking", "random", 20), "runs"] == 1
+
+
+def test_the_tidy_table_comes_back_from_the_results_file_form(planted):
+    data, _, probe, order = planted
+    table = ablation_table(probe, data, order, FAST, percentages=(10, 20), seed=0, progress=False)
+    back = results_table(results_dict(table))
+    columns = ["method", "selection", "pct", "accuracy", "low", "high"]
+    key = ["method", "selection", "pct"]
+    pd.testing.assert_frame_equal(back[columns].sort_values(key, ignore_index=True),
+                                  table[columns].astype({"pct": float}).sort_values(key, ignore_index=True),
+                                  check_dtype=False)
+
+
+def test_mean_fill_replaces_masked_neurons_by_their_training_mean(planted):
+    data, _, probe, order = planted
+    means = fill_values(data.train[0], "mean")
+    np.testing.assert_allclose(means, data.train[0].mean(0), rtol=1e-5)
+    masked = mask(data.test[0], [0, 1], means)
+    np.testing.assert_array_equal(masked[:, :2], data.test[0][:, :2])
+    assert np.allclose(masked[:, 2:], means[2:])
+    table = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False, fill="mean")
+    assert table.accuracy.between(0, 1).all()
+    with pytest.raises(ValueError, match="zero, mean"):
+        fill_values(data.train[0], "median")
 
 
 def test_minimal_set_bisection_agrees_with_the_scan(planted):
     data, ids, probe, order = planted
     target = accuracy(probe, *data.test[:2])
     settings = dataclasses.replace(FAST, epochs=6)
-    scan = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="scan")
-    fast = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="bisect")
+    scan = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="scan", exact_up_to=0)
+    fast = minimal_set(data, order, settings, target, delta=0.02, step_pct=5, search="bisect", exact_up_to=0)
     assert fast.neurons == scan.neurons and fast.score >= target - 0.02
     assert 2 <= scan.neurons <= ids.size + 4 and scan.share == scan.neurons / 40
     smaller = [n for n in scan.curve if n < scan.neurons]
@@ -72,12 +117,49 @@ def test_minimal_set_bisection_agrees_with_the_scan(planted):
         minimal_set(data, order, settings, target, delta=0.02, search="linear")
 
 
+def test_search_sizes_are_single_neurons_where_sets_are_small():
+    sizes = search_sizes(512, exact_up_to=32, step_pct=1.0)
+    assert sizes[:32].tolist() == list(range(1, 33)) and sizes[-1] == 512
+    assert np.all(np.diff(sizes[32:]) <= 6) and sizes.size < 32 + 100
+    assert search_sizes(40, exact_up_to=0, step_pct=5).tolist() == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                                                     28, 30, 32, 34, 36, 38, 40]
+    with pytest.raises(ValueError, match="step_pct"):
+        search_sizes(40, step_pct=0)
+
+
+@pytest.fixture(scope="module")
+def one_per_label():
+    """Six labels, one planted neuron each, ordered first: the planted set (6 neurons) is the minimal set."""
+    data, ids = synthetic_splits(n_words=3000, n_neurons=96, n_labels=6, planted=1, signal=3.0, seed=4)
+    planted = ids.ravel()
+    order = np.concatenate([planted, np.setdiff1d(np.arange(96), planted)])
+    return data, order, retrained_accuracy(data, planted, FAST)
+
+
+@pytest.mark.parametrize("search", ["bisect", "scan"])
+def test_a_planted_minimal_set_is_found_exactly_at_neuron_resolution(one_per_label, search):
+    data, order, target = one_per_label
+    # δ = 0.01: a converged probe on 5 of the 6 planted neurons already scores 0.976 (the sixth label is "none of
+    # the others"), within 0.02 of the 0.991 of all six
+    found = minimal_set(data, order, FAST, target, delta=0.01, search=search)
+    assert found.neurons == 6 and found.share == 6 / 96
+    assert found.curve[5] < target - 0.01 <= found.curve[6]
+    assert found.retrainings == len(found.curve) <= 6
+
+
+def test_bisection_stays_affordable_on_a_wide_model(one_per_label):
+    data, order, target = one_per_label
+    found = minimal_set(data, order, FAST, target, delta=0.01, exact_up_to=96)  # every count is a candidate
+    assert found.neurons == 6 and found.retrainings <= 2 * np.ceil(np.log2(96))
+
+
 def test_per_label_minimal_sets(planted):
     data, _, _, _ = planted
     table = label_minimal_sets(data, dataclasses.replace(FAST, epochs=6), delta=0.02, labels=["L00", "L03"],
-                               step_pct=5, progress=False)
+                               progress=False)
     assert table.label.tolist() == ["L00", "L03"]
     assert table.neurons.between(1, 40).all() and (table.f1 >= table.f1_all - 0.02).all()
+    assert (table.retrainings >= 1).all() and (table.retrainings < 40).all()
     with pytest.raises(ValueError, match="no training word"):
         label_minimal_sets(data, FAST, delta=0.02, labels=["nope"], progress=False)
 
@@ -89,7 +171,13 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
 
     data = planted[0]
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
-    assert set(first) == {"all", "masking", "retraining", "minimal_set", "selectivity"}
+    assert set(first) == {"all", "majority", "probe_minus_majority", "masking", "retraining", "minimal_set",
+                          "selectivity", "verdicts", "variant", "intervals"}
+    assert {"all", "majority", "masking", "retraining", "selectivity"} <= set(first["intervals"])
+    low, high = first["intervals"]["retraining"]["top"]["10"]
+    assert low <= first["retraining"]["top"]["10"] <= high
+    assert first["variant"]["ranking"] == "scaled" and first["variant"]["fill"] == "zero"
+    assert first["verdicts"]["probe_vs_majority"] in ("higher", "lower", "not resolved")
     assert set(first["masking"]["top"]) == {"10", "15", "20"} and 0 <= first["all"] <= 1
     assert 1 <= first["minimal_set"]["neurons"] <= 40
     assert first["minimal_set"]["share"] == first["minimal_set"]["neurons"] / 40
@@ -101,3 +189,27 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
         monkeypatch.setattr(module, "train_probe", lambda *a, **k: pytest.fail("cached results must not retrain"))
     assert lca.summary("tiny", "en-de", "synthetic", "pos") == first
     assert list((tmp_path / "results" / "tiny" / "lca").iterdir())
+
+
+def test_lca_variants_are_cached_apart(tmp_path, monkeypatch, planted):
+    monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
+    from lib.pipeline import lca
+
+    data = planted[0]
+    raw = lca.lca_order("tiny", "en-de", "synthetic", "pos", data, ranking="raw")
+    scaled = lca.lca_order("tiny", "en-de", "synthetic", "pos", data, ranking="scaled")
+    probe = lca.lca_probe("tiny", "en-de", "synthetic", "pos")
+    np.testing.assert_array_equal(raw, global_order(probe.weights))
+    np.testing.assert_array_equal(scaled, global_order(probe.scaled_weights))
+    searched = lca.lca_probe("tiny", "en-de", "synthetic", "pos", data, lambdas=(1e-3, 0.0))
+    assert searched.settings.l1 == 1e-3 and searched.settings.l2 == 0.0
+    assert lca.lca_probe("tiny", "en-de", "synthetic", "pos", lambdas=(1e-3, 0.0)).settings.l1 == 1e-3
+    assert lca.lca_probe("tiny", "en-de", "synthetic", "pos").settings.l1 == 1e-5
+    folders = list((tmp_path / "results" / "tiny" / "lca").iterdir())
+    assert len(folders) == 4  # profile probe, its two orders, the searched-λ probe
+    zeroed = lca.summary("tiny", "en-de", "synthetic", "pos", data, fill="zero")
+    by_mean = lca.summary("tiny", "en-de", "synthetic", "pos", data, fill="mean")
+    assert zeroed["variant"]["fill"] == "zero" and by_mean["variant"]["fill"] == "mean"
+    compared = lca.ranking_comparison("tiny", "en-de", "synthetic", "pos", data)
+    assert compared.jaccard.between(0, 1).all() and set(compared.verdict) <= {"higher", "lower", "not resolved"}
+    assert (compared.raw_low <= compared.raw).all() and (compared.scaled <= compared.scaled_high).all()

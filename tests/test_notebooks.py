@@ -75,6 +75,9 @@ def _check_00(results):
     assert results["perplexity"]["en"] > 1
 
 
+VERDICTS = ("higher", "lower", "not resolved")
+
+
 def _check_01(results):
     for model, per_prop in results["results"].items():
         for prop, r in per_prop.items():
@@ -83,6 +86,15 @@ def _check_01(results):
             assert all(0 <= a <= 1 for a in accuracies), (model, prop)
             assert 0 < r["minimal_set"]["share"] <= 1 and r["minimal_set"]["neurons"] >= 1
             assert -1 <= r["selectivity"] <= 1
+            assert 0 <= r["majority"] <= 1 and r["verdicts"]["probe_vs_majority"] in VERDICTS
+            intervals = [r["intervals"]["all"], r["intervals"]["majority"], r["intervals"]["selectivity"]] + [
+                r["intervals"]["retraining"][sel]["10"] for sel in ("top", "random", "bottom")]
+            assert all(low <= high for low, high in intervals), (model, prop)
+            low, high = r["intervals"]["all"]
+            assert low <= r["all"] <= high
+    assert results["ranking"] in ("raw", "scaled") and results["fill"] in ("zero", "mean")
+    focus = results["results"]["en-de"]["pos"]
+    assert set(focus["layers"]) == {"L1", "L2"} and 0 <= focus["embedding"] <= 1
 
 
 def _check_03(results):
@@ -102,6 +114,21 @@ def _check_answer(results):
     assert isinstance(results["answer"], str) and len(results["answer"]) > 40
 
 
+def _check_08(results):
+    assert results["model"] == "minilm" and results["neurons"] == 7 * 384
+    assert 0 <= results["baseline"] <= 1 and 0 <= results["probe"] <= 1
+    margin = results["margin"]
+    assert margin["interval"][0] <= margin["difference"] <= margin["interval"][1]
+    assert margin["verdict"] in ("higher", "lower", "not resolved")
+    assert margin["difference"] == pytest.approx(results["probe"] - results["baseline"], abs=1e-9)
+    assert results["probe"] > 0.5 and 1 <= results["minimal_set"]["neurons"] <= results["neurons"]
+    in_model = results["in_model"]
+    assert set(in_model["ablated"]) == {"zero", "mean"}
+    for r in [in_model["clean"]] + [r for per in in_model["ablated"].values() for r in per.values()]:
+        assert 0 <= r["interval"][0] <= r["estimate"] <= r["interval"][1] <= 1
+
+
 CHECKS = {"00_data_and_models": _check_00, "01_linguistic_correlation": _check_01,
           "03_ablation_in_the_model": _check_03, "04_localized_or_distributed": _check_answer,
-          "05_exclusive_neurons": _check_answer, "06_nmt_vs_lm": _check_answer, "07_neuron_explorer": _check_answer}
+          "05_exclusive_neurons": _check_answer, "06_nmt_vs_lm": _check_answer, "07_neuron_explorer": _check_answer,
+          "08_your_own_model": _check_08}

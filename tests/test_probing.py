@@ -234,3 +234,5 @@ def test_probe_is_selective_for_the_property(planted):
     assert result.property_accuracy > 0.9
     assert result.selectivity == pytest.approx(result.property_accuracy - result.control_accuracy)
     assert result.selectivity > 0.1
+    found = result.interval(np.arange(len(data.test[1])) // 5, n_boot=300)
+    assert found.low < result.selectivity < found.high and found.low > 0

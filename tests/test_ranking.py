@@ -89,3 +89,17 @@ def test_probeless_scores_by_hand():
     np.testing.assert_allclose(per_label, [[3 + 5, 0 + 4], [3 + 2, 0 + 4], [5 + 2, 4 + 4]])
     np.testing.assert_allclose(overall, [10, 8])
     assert probeless_order(acts, ["a", "a", "b", "c"]).tolist() == [0, 1]
+
+
+def test_ranking_variants_read_raw_or_scaled_weights():
+    from types import SimpleNamespace
+
+    from lib.methods.ranking import jaccard, ranking_weights
+
+    # neuron 0 has the larger raw weight but a tiny spread: raw |W| ranks it first, |W·σ| last
+    probe = SimpleNamespace(weights=np.array([[5.0, 1.0]]), scaled_weights=np.array([[0.05, 1.0]]))
+    assert global_order(ranking_weights(probe, "raw"))[0] == 0
+    assert global_order(ranking_weights(probe, "scaled"))[0] == 1
+    with pytest.raises(ValueError, match="raw, scaled"):
+        ranking_weights(probe, "abs")
+    assert jaccard([1, 2, 3], [2, 3, 4]) == 0.5 and jaccard([], []) == 1.0

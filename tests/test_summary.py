@@ -21,8 +21,10 @@ RESULTS = {
                                  "metric": {"en-de": "bleu", "lm": "perplexity"}},
     "05_exclusive_neurons": {"answer": "Some are exclusive.", "exclusive_share": {"properties": 0.25, "labels": 0.4}},
     "06_nmt_vs_lm": {"answer": "The LM is more localized.",
-                     "families": {"NMT": {"mean_gap": 11.0, "mean_minimal_share": 0.3, "properties": 1},
-                                  "LM": {"mean_gap": 33.0, "mean_minimal_share": 0.2, "properties": 1}}},
+                     "families": {"NMT": {"mean_gap": 11.0, "gap_interval": [0.0, 22.0], "gaps": 3,
+                                          "mean_minimal_share": 0.3, "properties": 1},
+                                  "LM": {"mean_gap": 33.0, "gap_interval": [20.0, 46.0], "gaps": 3,
+                                         "mean_minimal_share": 0.2, "properties": 1}}},
 }
 
 
@@ -41,16 +43,75 @@ def test_summary_puts_measured_numbers_beside_the_papers(reports):
     path = summary.write_summary("tiny")
     assert path == reports / "summary.md"
     text = path.read_text()
-    assert "| top − bottom 10 % gap, LM (points) | 33.000 | 25.500 |" in text
-    assert "| top − bottom 10 % gap, NMT (points) | 11.000 | 12.800 |" in text
-    assert "| BLEU en-de | 31.500 |" in text and "| LM perplexity (en) | 55.000 |" in text
-    assert "| LCA top − bottom 10 % retrained (points, mean) | 30.000 |" in text  # (20 + 40) / 2
+    assert "| top − bottom 10 % gap, LM (points) | 33.000 | [20.000, 46.000] | 25.500 | not resolved |" in text
+    assert "| top − bottom 10 % gap, NMT (points) | 11.000 | [0.000, 22.000] | 12.800 | not resolved |" in text
+    assert "| BLEU en-de | 31.500 | none recorded |" in text and "| LM perplexity (en) | 55.000 |" in text
+    assert "| LCA top − bottom 10 % retrained (points, mean over model × property) | 30.000 |" in text  # (20+40)/2
+
+
+def _lca_with_evidence(top, bottom, majority, vs_majority):
+    result = _lca(top, bottom)
+    block = {sel: {"10": [value - 0.05, value + 0.05]} for sel, value in (("top", top), ("bottom", bottom),
+                                                                         ("random", (top + bottom) / 2))}
+    return {**result, "majority": majority, "verdicts": {"probe_vs_majority": vs_majority,
+                                                         "top_vs_random": "not resolved"},
+            "intervals": {"all": [0.88, 0.92], "majority": [majority - 0.01, majority + 0.01],
+                          "retraining": block, "selectivity": [0.1, 0.3]}}
+
+
+def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
+    lca = {"ranking": "raw", "fill": "zero",
+           "results": {"en-de": {"pos": _lca_with_evidence(0.8, 0.6, 0.93, "lower")},
+                       "lm": {"pos": _lca_with_evidence(0.7, 0.3, 0.85, "higher")}}}
+    (reports / "01_linguistic_correlation.json").write_text(json.dumps(lca))
+    rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
+    gap = rows["LCA top − bottom 10 % retrained (points, mean over model × property)"]
+    assert gap["interval"] is not None and gap["verdict"] == "not resolved"  # 20 and 40 over two pairs: t wide
+    assert rows["all-neuron probe against MAJ (model × property pairs)"]["measured"] == "1 higher, 1 lower"
+    text = summary.write_summary("tiny").read_text()
+    assert "| en-de | pos | 0.930 [0.920, 0.940] | 0.900 [0.880, 0.920] | lower | 0.800 [0.750, 0.850] |" in text
+    assert "raw |W| (the paper)" in text and "not resolved" in text
+
+
+def test_key_numbers_have_an_interval_and_a_verdict_column(reports):
+    text = summary.write_summary("tiny").read_text()
+    assert "| quantity | measured | 95 % interval | paper | verdict | notebook |" in text
+    assert "MAJ is its Table 1 baseline" in text and "EN-FR only" in text and "Grains' additions" in text
+
+
+def test_separated_intervals_give_a_verdict_and_overlapping_ones_do_not(reports):
+    separated = {"answer": "x" * 50, "families": {
+        "NMT": {"mean_gap": 10.0, "gap_interval": [8.0, 12.0], "gaps": 9, "mean_minimal_share": 0.3, "properties": 3},
+        "LM": {"mean_gap": 30.0, "gap_interval": [25.0, 35.0], "gaps": 3, "mean_minimal_share": 0.2, "properties": 3}}}
+    (reports / "06_nmt_vs_lm.json").write_text(json.dumps(separated))
+    (reports / "04_localized_or_distributed.json").write_text(json.dumps({"answer": "y" * 50, "class_contrast": {
+        "closed": {"mean": 0.05, "median": 0.05, "labels": 8, "low": 0.03, "high": 0.07},
+        "open": {"mean": 0.06, "median": 0.06, "labels": 4, "low": 0.04, "high": 0.09}}}))
+    rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
+    assert rows["top − bottom 10 % gap, LM (points)"]["verdict"] == "LM more localized"
+    closed = rows["salient share of a label, closed class"]
+    assert closed["verdict"] == "not resolved" and closed["interval"].as_list() == [0.03, 0.07]
+    assert rows["share of property-salient neurons exclusive to one property"]["verdict"].startswith("not resolved")
+
+
+def test_ablation_damage_intervals_decide_the_most_harmful_order(reports):
+    result = dict(RESULTS["03_ablation_in_the_model"], ablation="mean",  # the shape notebook 03 writes
+                  damage={"en-de": {"cca": 9.0, "bottom": 1.0}, "lm": {"cca": 0.3, "lca-pos": 0.4}},
+                  intervals={"en-de": {"cca": [7.0, 11.0], "bottom": [0.0, 2.0]},
+                             "lm": {"cca": [0.1, 0.5], "lca-pos": [0.2, 0.6]}})
+    (reports / "03_ablation_in_the_model.json").write_text(json.dumps(result))
+    rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
+    assert rows["most harmful ablation order, en-de (mean)"]["measured"] == "cca"
+    assert rows["most harmful ablation order, en-de (mean)"]["verdict"] == "above every other order"
+    assert rows["most harmful ablation order, lm (mean)"]["verdict"] == "not resolved"
+    text = summary.write_summary("tiny").read_text()
+    assert "Ablation by the mean activation." in text and "| [7.000, 11.000] |" in text
 
 
 def test_most_harmful_ablation_order_respects_the_metric_direction(reports):
     rows = {r["quantity"]: r["measured"] for r in summary.key_numbers("tiny")}
-    assert rows["most harmful ablation order, en-de"] == "cca"  # BLEU falls most
-    assert rows["most harmful ablation order, lm"] == "lca-pos"  # perplexity rises most
+    assert rows["most harmful ablation order, en-de (zero)"] == "cca"  # BLEU falls most
+    assert rows["most harmful ablation order, lm (zero)"] == "lca-pos"  # perplexity rises most
 
 
 def test_ablation_orders_that_all_tie_name_no_winner(reports):
@@ -59,8 +120,17 @@ def test_ablation_orders_that_all_tie_name_no_winner(reports):
             "metric": {"en-de": "bleu", "lm": "perplexity"}}
     (reports / "03_ablation_in_the_model.json").write_text(json.dumps(flat))
     rows = {r["quantity"]: r["measured"] for r in summary.key_numbers("tiny")}
-    assert rows["most harmful ablation order, en-de"] == "none (all orders equal)"
-    assert rows["most harmful ablation order, lm"] == "cca / lca-pos"
+    assert rows["most harmful ablation order, en-de (zero)"] == "none (all orders equal)"
+    assert rows["most harmful ablation order, lm (zero)"] == "cca / lca-pos"
+
+
+def test_damage_recorded_as_interval_forms_is_read_too(reports):
+    result = dict(RESULTS["03_ablation_in_the_model"], damage={
+        "en-de": {"cca": {"estimate": 9.0, "interval": [7.0, 11.0]}, "bottom": [0.0, 2.0]}})
+    (reports / "03_ablation_in_the_model.json").write_text(json.dumps(result))
+    rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
+    assert rows["most harmful ablation order, en-de (zero)"]["verdict"] == "above every other order"
+    assert rows["most harmful ablation order, lm (zero)"]["verdict"].startswith("not resolved")
 
 
 def test_missing_notebooks_are_noted_not_fatal_and_html_is_linked(reports):

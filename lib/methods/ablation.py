@@ -10,6 +10,7 @@ Used in: 01_linguistic_correlation, 04_localized_or_distributed.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -18,24 +19,42 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lib.methods.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, train_probe
+from lib.methods.intervals import Interval, bootstrap_runs
+from lib.methods.probing import Probe, ProbeSettings, Splits, accuracy, evaluate, predict, train_probe
 from lib.methods.ranking import bottom, count, global_order, random_neurons, top
 
 SELECTIONS = ("top", "random", "bottom")
 
 
-def mask(acts: np.ndarray, keep: Sequence[int]) -> np.ndarray:
-    """A copy of ``acts`` (words × neurons) with every neuron not in ``keep`` set to zero."""
+FILLS = ("zero", "mean")
+
+
+def fill_values(train_acts: np.ndarray, fill: str = "zero") -> np.ndarray:
+    """What a masked neuron reads instead of its activation (neurons,): zero (the paper) or its mean over the
+    training words (Grains' addition: no constant shift for saturated units, METHODS.md §6)."""
+    if fill not in FILLS:
+        raise ValueError(f"unknown fill {fill!r}; use one of {', '.join(FILLS)}")
+    train_acts = np.asarray(train_acts)
+    if fill == "zero":
+        return np.zeros(train_acts.shape[1], dtype=np.float32)
+    return train_acts.mean(0, dtype=np.float64).astype(np.float32)
+
+
+def mask(acts: np.ndarray, keep: Sequence[int], fill: np.ndarray | None = None) -> np.ndarray:
+    """A copy of ``acts`` (words × neurons) with every neuron not in ``keep`` replaced by ``fill`` (neurons,; default
+    zero, see :func:`fill_values`)."""
     acts = np.asarray(acts)
-    masked = np.zeros(acts.shape, dtype=np.float32)
+    masked = np.empty(acts.shape, dtype=np.float32)
+    masked[:] = 0.0 if fill is None else np.asarray(fill, dtype=np.float32)
     keep = np.asarray(keep, dtype=np.int64)
     masked[:, keep] = acts[:, keep]
     return masked
 
 
-def masked_accuracy(probe: Probe, acts: np.ndarray, labels: Sequence[str], keep: Sequence[int]) -> float:
-    """Accuracy of ``probe`` when only the neurons in ``keep`` reach it (the others zeroed)."""
-    return accuracy(probe, mask(acts, keep), labels)
+def masked_accuracy(probe: Probe, acts: np.ndarray, labels: Sequence[str], keep: Sequence[int],
+                    fill: np.ndarray | None = None) -> float:
+    """Accuracy of ``probe`` when only the neurons in ``keep`` reach it (the others zeroed, or set to ``fill``)."""
+    return accuracy(probe, mask(acts, keep, fill), labels)
 
 
 def retrain(data, keep: Sequence[int], settings: ProbeSettings) -> Probe:
@@ -45,55 +64,127 @@ def retrain(data, keep: Sequence[int], settings: ProbeSettings) -> Probe:
                        dev=(np.asarray(data.dev[0])[:, keep], data.dev[1]), settings=settings, progress=False)
 
 
+def retrained_correct(data, keep: Sequence[int], settings: ProbeSettings) -> np.ndarray:
+    """Per test word (bools), whether a fresh probe trained on the neurons ``keep`` alone gets it right."""
+    keep = np.asarray(keep, dtype=np.int64)
+    probe = retrain(data, keep, settings)
+    return predict(probe, np.asarray(data.test[0])[:, keep]) == np.asarray(data.test[1], dtype=str)
+
+
+def retrained_runs(data, keep: Sequence[int], settings: ProbeSettings, seeds: int = 1) -> np.ndarray:
+    """Per probe seed (``settings.seed``, +1, …) and test word, whether a fresh probe on ``keep`` gets it right:
+    bools, seeds × words, the input of :func:`lib.methods.intervals.bootstrap_runs`."""
+    return np.stack([retrained_correct(data, keep, dataclasses.replace(settings, seed=settings.seed + i))
+                     for i in range(seeds)])
+
+
 def retrained_accuracy(data, keep: Sequence[int], settings: ProbeSettings) -> float:
     """Test accuracy of a fresh probe trained on the neurons ``keep`` alone."""
-    keep = np.asarray(keep, dtype=np.int64)
-    return accuracy(retrain(data, keep, settings), np.asarray(data.test[0])[:, keep], data.test[1])
+    return float(np.mean(retrained_correct(data, keep, settings)))
 
 
-def selections(order: Sequence[int], percentages: Sequence[float], seed: int) -> dict[tuple[str, float], np.ndarray]:
-    """The neuron sets compared: (``"top"`` | ``"random"`` | ``"bottom"``, pct) → neuron ids."""
+def groups_of_test(data) -> np.ndarray:
+    """The sentence id of each test word (``data.groups[2]``); data without groups counts each word as its own
+    sentence, which narrows bootstrap intervals (words of a sentence are not independent)."""
+    groups = getattr(data, "groups", None)
+    return np.arange(len(data.test[1])) if groups is None else np.asarray(groups[2])
+
+
+def selections(order: Sequence[int], percentages: Sequence[float], seed: int, draws: int = 1
+               ) -> dict[tuple[str, float], list[np.ndarray]]:
+    """The neuron sets compared: (``"top"`` | ``"random"`` | ``"bottom"``, pct) → list of neuron-id arrays: one for
+    top and bottom, ``draws`` seeded random samples (seeds ``seed``, ``seed + 1``, …) for random."""
     order = np.asarray(order)
-    pick = {"top": lambda p: top(order, p), "bottom": lambda p: bottom(order, p),
-            "random": lambda p: random_neurons(order.size, p, seed)}
+    pick = {"top": lambda p: [top(order, p)], "bottom": lambda p: [bottom(order, p)],
+            "random": lambda p: [random_neurons(order.size, p, seed + i) for i in range(draws)]}
     return {(name, pct): pick[name](pct) for name in SELECTIONS for pct in percentages}
 
 
-def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSettings,
-                   percentages: Sequence[float] = (10, 15, 20), seed: int = 0, progress: bool = True
-                   ) -> pd.DataFrame:
-    """Test accuracy with all neurons and with top / random / bottom ``percentages`` by masking and retraining.
+def _row(method: str, selection: str, pct: float, neurons: int, correct: np.ndarray, groups: np.ndarray,
+         n_boot: int, seed: int, runs: str) -> dict:
+    """One table row: accuracy over runs × words ``correct`` with its two-level bootstrap interval."""
+    found = bootstrap_runs(correct, groups, n_boot=n_boot, seed=seed)
+    return {"method": method, "selection": selection, "pct": pct, "neurons": neurons, "accuracy": found.estimate,
+            "low": found.low, "high": found.high, "runs": correct.shape[0], "interval": f"{found.method} ({runs})"}
 
-    Tidy table: method (all, masking, retraining), selection (all, top, random, bottom), pct, neurons, accuracy.
-    The paper's Tables 2 and 4, plus the random baseline. Used in: 01_linguistic_correlation.
+
+def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSettings,
+                   percentages: Sequence[float] = (10, 15, 20), seed: int = 0, progress: bool = True,
+                   seeds: int = 1, draws: int = 1, fill: str = "zero", n_boot: int = 1000,
+                   replicate: Sequence[float] | None = None) -> pd.DataFrame:
+    """Test accuracy with all neurons and with top / random / bottom ``percentages`` by masking and retraining,
+    each with a 95 % interval.
+
+    Masking uses ``probe`` with the other neurons set to ``fill`` ("zero", the paper, or "mean"); retraining trains
+    ``seeds`` probes (seeds ``settings.seed``, +1, …) on top and bottom and one probe per random draw; random takes
+    ``draws`` seeded samples, at the percentages in ``replicate`` (default all; one seed and one draw elsewhere, to
+    save retrainings). Intervals resample test sentences and runs together (:func:`bootstrap_runs`).
+    Tidy table: method (all, masking, retraining), selection, pct, neurons, accuracy, low, high, runs, interval.
+    The paper's Tables 2 and 4, plus the random baseline (Grains'). Used in: 01_linguistic_correlation.
     """
-    test_acts, test_labels = np.asarray(data.test[0]), data.test[1]
-    rows = [{"method": "all", "selection": "all", "pct": 100, "neurons": probe.n_neurons,
-             "accuracy": accuracy(probe, test_acts, test_labels)}]
-    chosen = selections(order, percentages, seed)
-    for (name, pct), keep in tqdm(chosen.items(), desc="top/random/bottom", disable=not progress):
-        rows.append({"method": "masking", "selection": name, "pct": pct, "neurons": keep.size,
-                     "accuracy": masked_accuracy(probe, test_acts, test_labels, keep)})
-        rows.append({"method": "retraining", "selection": name, "pct": pct, "neurons": keep.size,
-                     "accuracy": retrained_accuracy(data, keep, settings)})
+    test_acts, test_labels = np.asarray(data.test[0]), np.asarray(data.test[1], dtype=str)
+    groups, values = groups_of_test(data), fill_values(data.train[0], fill)
+    hits = (predict(probe, test_acts) == test_labels)[None]
+    rows = [_row("all", "all", 100, probe.n_neurons, hits, groups, n_boot, seed, "the LCA probe")]
+    replicate = percentages if replicate is None else replicate
+    chosen = {**selections(order, percentages, seed, 1),
+              **selections(order, [pct for pct in percentages if pct in replicate], seed, draws)}
+    for (name, pct), sets in tqdm(chosen.items(), desc="top/random/bottom", disable=not progress):
+        n_seeds = seeds if pct in replicate else 1
+        masked = np.stack([predict(probe, mask(test_acts, keep, values)) == test_labels for keep in sets])
+        what = f"{len(sets)} draws" if name == "random" else "one probe"
+        rows.append(_row("masking", name, pct, sets[0].size, masked, groups, n_boot, seed, what))
+        retrained = np.concatenate([retrained_runs(data, keep, dataclasses.replace(settings, seed=settings.seed + i))
+                                    for i, keep in enumerate(sets)]) if name == "random" \
+            else retrained_runs(data, sets[0], settings, n_seeds)
+        what = f"{len(sets)} draws, one probe each" if name == "random" else f"{n_seeds} probe seeds"
+        rows.append(_row("retraining", name, pct, sets[0].size, retrained, groups, n_boot, seed, what))
     return pd.DataFrame(rows).sort_values(["method", "selection", "pct"], kind="stable", ignore_index=True)
+
+
+def table_interval(table: pd.DataFrame, method: str, selection: str, pct: float = 100) -> Interval:
+    """The interval of one row of :func:`ablation_table` (``method``, ``selection``, ``pct``)."""
+    row = table[(table.method == method) & (table.selection == selection) & (table.pct == pct)]
+    if row.empty:
+        raise KeyError(f"no row {method} / {selection} / {pct} in the ablation table")
+    row = row.iloc[0]
+    return Interval(float(row.accuracy), float(row.low), float(row.high), int(row.runs), str(row.interval))
 
 
 def results_dict(table: pd.DataFrame) -> dict:
     """The nested form of :func:`ablation_table` used by notebook 01's results file:
-    ``{"all": acc, "masking": {"top": {"10": acc, …}, "random": …, "bottom": …}, "retraining": …}``."""
+    ``{"all": acc, "masking": {"top": {"10": acc, …}, "random": …, "bottom": …}, "retraining": …,
+    "intervals": {"all": [lo, hi], "masking": {"top": {"10": [lo, hi], …}, …}, "retraining": …}}``."""
     out: dict = {"all": float(table.loc[table.method == "all", "accuracy"].iloc[0])}
+    intervals: dict = {"all": [float(v) for v in table.loc[table.method == "all", ["low", "high"]].iloc[0]]}
     for method in ("masking", "retraining"):
         part = table[table.method == method]
         out[method] = {name: {f"{pct:g}": float(acc) for pct, acc in zip(sel.pct, sel.accuracy)}
                        for name in SELECTIONS for sel in [part[part.selection == name]]}
+        intervals[method] = {name: {f"{pct:g}": [float(lo), float(hi)] for pct, lo, hi in zip(sel.pct, sel.low,
+                                                                                             sel.high)}
+                             for name in SELECTIONS for sel in [part[part.selection == name]]}
+    out["intervals"] = intervals
     return out
+
+
+def results_table(nested: dict) -> pd.DataFrame:
+    """The tidy table (method, selection, pct, accuracy, low, high) back from :func:`results_dict`'s nested form, so
+    a cached results entry can be plotted without retraining. Used in: 01_linguistic_correlation."""
+    iv = nested["intervals"]
+    rows = [{"method": "all", "selection": "all", "pct": 100, "accuracy": nested["all"], "low": iv["all"][0],
+             "high": iv["all"][1]}]
+    rows += [{"method": method, "selection": name, "pct": float(pct), "accuracy": acc,
+              "low": iv[method][name][pct][0], "high": iv[method][name][pct][1]}
+             for method in ("masking", "retraining") for name in SELECTIONS
+             for pct, acc in nested[method][name].items()]
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)
 class MinimalSet:
     """The smallest top-of-order set found within ``delta`` of ``target``: its size, share of all neurons and score;
-    ``curve`` holds every size tried → score."""
+    ``curve`` holds every size tried → score, ``retrainings`` how many probes the search trained."""
 
     neurons: int
     share: float
@@ -101,32 +192,35 @@ class MinimalSet:
     target: float
     delta: float
     curve: dict = field(default_factory=dict)
+    retrainings: int = 0
 
 
 def minimal_set(data, order: Sequence[int], settings: ProbeSettings, target: float, delta: float,
-                step_pct: float = 1.0, search: str = "bisect", scorer=None) -> MinimalSet:
-    """Grow the top of ``order`` in steps of ``step_pct`` % of the neurons, retrain on each, and stop at the smallest
-    set whose test score (accuracy unless ``scorer(probe, acts, labels)`` says otherwise) is ≥ ``target − delta``.
+                step_pct: float = 1.0, search: str = "bisect", scorer=None, exact_up_to: int = 32) -> MinimalSet:
+    """The shortest head of ``order`` whose retrained probe scores ≥ ``target − delta`` on the test split (accuracy
+    unless ``scorer(probe, acts, labels)`` says otherwise), at neuron resolution where sets are small.
 
-    ``search="scan"`` tries the steps in order (exact); ``"bisect"`` doubles the step until one passes, then
-    bisects between the last failing and the first passing step: it returns a passing set whose one-step-smaller
-    set fails, the smallest when accuracy grows with the set (as it does along an LCA order, up to noise), with
-    about 2·log2(100 / step_pct) retrainings instead of up to 100 / step_pct. Used in: 01, 04.
+    Candidate sizes (:func:`search_sizes`) are every count 1, 2, …, ``exact_up_to``, then ``step_pct`` % steps, so a
+    label that needs 4 neurons reports 4. ``search="scan"`` tries them in order (exact); ``"bisect"`` gallops
+    (sizes 1, 2, 4, 8, … of the grid) until one passes, then bisects between the last failing and the first passing
+    size. Bisection assumes the score grows with the set along the order (true of an LCA order up to probe noise;
+    an early-stopped probe's noise can break it, a converged one keeps it: ``benchmarks/bench_minimal_set.py``);
+    where it does not hold, it still returns a passing size whose grid predecessor fails, with about
+    2·log2(len(grid)) retrainings (≈ 14 on 512 neurons) instead of up to len(grid) ≈ 127. Used in: 01, 04.
     """
     if search not in ("bisect", "scan"):
         raise ValueError(f"search must be 'bisect' or 'scan', got {search!r}")
     order = np.asarray(order)
     scorer = scorer or accuracy
-    n_steps = math.ceil(100 / step_pct)
-    sizes = sorted({max(1, count(order.size, min(100.0, i * step_pct))) for i in range(1, n_steps + 1)})
+    sizes = search_sizes(order.size, exact_up_to, step_pct)
     curve: dict[int, float] = {}
 
     def passes(i: int) -> bool:
-        keep = order[: sizes[i]]
-        if sizes[i] not in curve:
-            probe = retrain(data, keep, settings)
-            curve[sizes[i]] = scorer(probe, np.asarray(data.test[0])[:, keep], data.test[1])
-        return curve[sizes[i]] >= target - delta
+        size = int(sizes[i])
+        if size not in curve:
+            keep = order[:size]
+            curve[size] = scorer(retrain(data, keep, settings), np.asarray(data.test[0])[:, keep], data.test[1])
+        return curve[size] >= target - delta
 
     last = len(sizes) - 1
     if search == "scan":
@@ -139,17 +233,21 @@ def minimal_set(data, order: Sequence[int], settings: ProbeSettings, target: flo
         while found - fail > 1:
             mid = (found + fail) // 2
             fail, found = (fail, mid) if passes(mid) else (mid, found)
-    return MinimalSet(neurons=sizes[found], share=sizes[found] / order.size, score=curve[sizes[found]],
-                      target=target, delta=delta, curve=dict(sorted(curve.items())))
+    size = int(sizes[found])
+    return MinimalSet(neurons=size, share=size / order.size, score=curve[size], target=target, delta=delta,
+                      curve=dict(sorted(curve.items())), retrainings=len(curve))
 
 
 def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequence[str] | None = None,
-                       step_pct: float = 1.0, search: str = "bisect", progress: bool = True) -> pd.DataFrame:
+                       step_pct: float = 1.0, search: str = "bisect", progress: bool = True,
+                       exact_up_to: int = 32) -> pd.DataFrame:
     """Per label, the minimal set of a one-vs-rest probe (label against every other label), scored by the label's
-    F1 on the test split (accuracy would reward predicting "rest" for a rare label).
+    F1 on the test split (accuracy would reward predicting "rest" for a rare label), at neuron resolution up to
+    ``exact_up_to`` neurons (see :func:`minimal_set`).
 
     The order is the global order of the scaled weights of the label's all-neuron one-vs-rest probe. Columns:
-    label, neurons, share, f1_all, f1. Labels absent from the test split are skipped. Used in: 01, 04.
+    label, neurons, share, f1_all, f1, retrainings (probes trained by the search, the all-neuron one excluded).
+    Labels absent from the test split are skipped. Used in: 01, 04.
     """
     train_labels, dev_labels, test_labels = (np.asarray(part[1], dtype=str) for part in (data.train, data.dev,
                                                                                           data.test))
@@ -172,7 +270,18 @@ def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequ
         probe = retrain(one_vs_rest, np.arange(n_neurons), settings)
         f1_all = f1(probe, np.asarray(data.test[0]), one_vs_rest.test[1])
         found = minimal_set(one_vs_rest, global_order(probe.scaled_weights), settings, f1_all, delta, step_pct,
-                            search, scorer=f1)
+                            search, scorer=f1, exact_up_to=exact_up_to)
         rows.append({"label": label, "neurons": found.neurons, "share": found.share, "f1_all": f1_all,
-                     "f1": found.score})
-    return pd.DataFrame(rows, columns=["label", "neurons", "share", "f1_all", "f1"])
+                     "f1": found.score, "retrainings": found.retrainings})
+    return pd.DataFrame(rows, columns=["label", "neurons", "share", "f1_all", "f1", "retrainings"])
+
+
+def search_sizes(n_neurons: int, exact_up_to: int = 32, step_pct: float = 1.0) -> np.ndarray:
+    """The set sizes a minimal-set search may try, ascending: every count 1 … ``exact_up_to`` (neuron resolution
+    where sets are small), then every ``step_pct`` % of ``n_neurons`` above it, ending at ``n_neurons``."""
+    if n_neurons < 1 or exact_up_to < 0 or not 0 < step_pct <= 100:
+        raise ValueError(f"need n_neurons ≥ 1, exact_up_to ≥ 0 and step_pct in (0, 100]; got {n_neurons}, "
+                         f"{exact_up_to}, {step_pct}")
+    steps = [count(n_neurons, min(100.0, i * step_pct)) for i in range(1, math.ceil(100 / step_pct) + 1)]
+    exact = range(1, min(exact_up_to, n_neurons) + 1)
+    return np.unique(np.array([*exact, *steps, n_neurons]).clip(1, n_neurons))

@@ -118,3 +118,19 @@ def probeless_order(acts: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Neurons by their overall probeless score, highest first (ties by id). Used in: 01_linguistic_correlation."""
     overall = probeless_scores(acts, labels)[2]
     return np.argsort(-overall, kind="stable")
+RANKINGS = ("raw", "scaled")
+
+
+def ranking_weights(probe, ranking: str = "scaled") -> np.ndarray:
+    """The weights (labels × neurons) a ranking reads: ``"raw"`` |W| as the paper and NeuroX, or ``"scaled"``
+    |W · σ| (Grains' default: a raw weight is per unit of activation, so a neuron with a small spread gets a large
+    |W| for little evidence; ``lib.methods.probing``). Used in: 01_linguistic_correlation."""
+    if ranking not in RANKINGS:
+        raise ValueError(f"unknown ranking {ranking!r}; use one of {', '.join(RANKINGS)}")
+    return probe.weights if ranking == "raw" else probe.scaled_weights
+
+
+def jaccard(a: Sequence[int], b: Sequence[int]) -> float:
+    """|a ∩ b| / |a ∪ b| of two neuron sets (1.0 for two empty sets). Used in: 01 (how rankings differ)."""
+    a, b = set(np.asarray(a).tolist()), set(np.asarray(b).tolist())
+    return len(a & b) / len(a | b) if a | b else 1.0

@@ -12,8 +12,9 @@ from typing import Sequence
 
 import numpy as np
 
-from lib.methods.ablation import retrain
-from lib.methods.probing import ProbeSettings, Splits, accuracy
+from lib.methods.ablation import retrained_correct
+from lib.methods.intervals import Interval, paired_difference
+from lib.methods.probing import ProbeSettings, Splits
 
 
 @dataclass(frozen=True)
@@ -56,17 +57,26 @@ def control_splits(data, seed: int) -> Splits:
     return Splits(*((part[0], task.labels(part[2]), part[2]) for part in (data.train, data.dev, data.test)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Selectivity:
-    """Test accuracy on the property and on its control task, and their difference."""
+    """Test accuracy on the property and on its control task, their difference, and per test word whether each
+    probe was right (``property_correct``, ``control_correct``: bools, for a paired interval)."""
 
     property_accuracy: float
     control_accuracy: float
+    property_correct: np.ndarray | None = None
+    control_correct: np.ndarray | None = None
 
     @property
     def selectivity(self) -> float:
         """Property accuracy minus control accuracy: high when the neurons encode the property, not word identity."""
         return self.property_accuracy - self.control_accuracy
+
+    def interval(self, groups: Sequence[int], n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Interval:
+        """Selectivity with a paired bootstrap interval over test sentences (``groups``: sentence id per word)."""
+        if self.property_correct is None or self.control_correct is None:
+            raise ValueError("this Selectivity holds no per-word results; compute it with selectivity()")
+        return paired_difference(self.property_correct, self.control_correct, groups, n_boot, seed, level)
 
 
 def selectivity(data, settings: ProbeSettings, neurons: Sequence[int] | None = None, seed: int = 0) -> Selectivity:
@@ -75,8 +85,5 @@ def selectivity(data, settings: ProbeSettings, neurons: Sequence[int] | None = N
     Used in: 01_linguistic_correlation.
     """
     keep = np.arange(np.asarray(data.train[0]).shape[1]) if neurons is None else np.asarray(neurons, dtype=np.int64)
-    scores = []
-    for split in (data, control_splits(data, seed)):
-        probe = retrain(split, keep, settings)
-        scores.append(accuracy(probe, np.asarray(split.test[0])[:, keep], split.test[1]))
-    return Selectivity(*scores)
+    hits = [retrained_correct(split, keep, settings) for split in (data, control_splits(data, seed))]
+    return Selectivity(float(hits[0].mean()), float(hits[1].mean()), hits[0], hits[1])

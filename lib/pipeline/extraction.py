@@ -167,8 +167,10 @@ class ProbeData:
 
 def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLike, aggregation: str = "last",
                     dtype: str = "float32", long_sentences: str = "split", batch_size: int = 128,
-                    verify: bool = True, progress: bool = True) -> Activations:
+                    verify: bool = True, progress: bool = True, ffn: bool = False) -> Activations:
     """The activations of ``model`` over the probing ``corpus`` of ``profile``: cached, or extracted to disk.
+    A Hugging Face transformer (``minilm``, a local folder, ``hf:<hub id>``) goes through
+    :mod:`lib.pipeline.transformer_cache` (``ffn``: add its feed-forward neurons).
 
     ``corpus`` is "brown", "ud" or the path of a CoNLL-U file or Brown-format folder. The cache folder
     ``activations_dir(profile)/<model>__<corpus id>__<key>`` is keyed by the model's configuration and weights, the
@@ -179,11 +181,16 @@ def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLik
     from lib.pipeline.corpora import corpus_id, load_corpus
     from lib.pipeline.properties import properties_for
     from lib.pipeline.training import load_model
+    from lib.pipeline.specs import model_spec
+    from lib.pipeline.transformer_cache import transformer_activations
 
     for name, value, known in (("aggregation", aggregation, AGGREGATIONS), ("dtype", dtype, DTYPES)):
         if value not in known:
             raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(known)}")
     p = get_profile(profile)
+    spec = model_spec(p, model)
+    if spec.kind == "transformer":
+        return transformer_activations(p, spec, corpus, aggregation, dtype, batch_size, verify, progress, ffn)
     trained = load_model(p, model, progress)
     sentences, cid = load_corpus(corpus, p), corpus_id(corpus)
     key = config_key({"version": FORMAT_VERSION, "model": trained.config, "weights": _weights_digest(trained.model),

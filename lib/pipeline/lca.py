@@ -1,5 +1,10 @@
 """Linguistic Correlation Analysis as cached pipeline steps: the probe, the neuron order and the numbers notebook 01
-records, for one (profile, model, corpus, property).
+records, for one (profile, model, corpus, property), with their evidence: probe seeds, random draws, 95 % intervals,
+MAJ, per-layer and embedding-layer probes.
+
+The paper's variants are parameters and part of every cache key: ``ranking`` "raw" |W| (the paper) or "scaled"
+|W·σ| (Grains' default), ``fill`` "zero" (the paper) or "mean" for masking, ``lambdas`` None (the profile's λ) or a
+searched (λ1, λ2) (:func:`searched_lambdas`).
 
 Each step is a method of ``lib.methods`` applied to ``lib.pipeline.extraction.probe_data`` and cached with
 ``lib.pipeline.cache`` under a key naming exactly what it depends on (model, corpus slice and split, property, probe
@@ -13,10 +18,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from lib.methods.ablation import ablation_table, minimal_set, results_dict
-from lib.methods.probing import Probe, ProbeSettings, train_probe
-from lib.methods.ranking import global_order
+from lib.methods.ablation import (ablation_table, groups_of_test, minimal_set, results_dict, retrained_runs,
+                                  table_interval)
+from lib.methods.baselines import majority_correct
+from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
+                                   verdict)
+from lib.methods.per_layer import layer_accuracies, probe_interval
+from lib.methods.probing import LambdaSearch, Probe, ProbeSettings, lambda_search, predict, train_probe
+from lib.methods.ranking import global_order, jaccard, ranking_weights, top
 from lib.methods.selectivity import selectivity
 from lib.pipeline.artifacts import atomic_path
 from lib.pipeline.cache import NPY, Format, artifact, cached, model_key, split_key
@@ -25,11 +36,13 @@ from lib.pipeline.profiles import Profile, get_profile
 from lib.pipeline.properties import property_id
 
 
-def probe_settings(profile: str | Profile) -> ProbeSettings:
-    """The probe settings a profile prescribes (``profile.probe``), seeded with the profile's seed."""
+def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None) -> ProbeSettings:
+    """The probe settings a profile prescribes (``profile.probe``), seeded with the profile's seed; with (λ1, λ2)
+    = ``lambdas`` when given (a :func:`searched_lambdas` result)."""
     p = get_profile(profile)
-    return ProbeSettings(l1=p.probe.l1, l2=p.probe.l2, epochs=p.probe.epochs, batch_size=p.probe.batch_size,
-                         lr=p.probe.lr, seed=p.seed)
+    l1, l2 = (p.probe.l1, p.probe.l2) if lambdas is None else (float(lambdas[0]), float(lambdas[1]))
+    return ProbeSettings(l1=l1, l2=l2, epochs=p.probe.epochs, batch_size=p.probe.batch_size, lr=p.probe.lr,
+                         seed=p.seed)
 
 
 def save_probe(probe: Probe, path: str | Path) -> Path:
@@ -63,7 +76,7 @@ def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: s
     profile fields such as the ablation step."""
     p = get_profile(profile)
     key = {"model": model_key(p, model), "split": split_key(p, corpus), "prop": property_id(prop),
-           "settings": probe_settings(p), **extra}
+           "settings": probe_settings(p, extra.pop("lambdas", None)), **extra}
     return artifact(p, "lca", f"{model}-{corpus_id(corpus)}-{property_id(prop)}", key, name)
 
 
@@ -75,47 +88,219 @@ def _data(profile: str | Profile, model: str, corpus: str, prop: str, data):
     return probe_data(profile, model, corpus, prop)
 
 
-def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=None, progress: bool = True
-              ) -> Probe:
-    """The LCA probe of ``model`` for property ``prop`` of ``corpus``, trained with the profile's settings on
-    ``data`` (default: ``probe_data`` of the same names), scored on the dev split (which stops training early only
-    with ``solver="adam"``); cached.
-    Used in: 01, 03_ablation_in_the_model, 04-07."""
-    settings = probe_settings(profile)
+def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=None, progress: bool = True,
+              lambdas: tuple[float, float] | None = None) -> Probe:
+    """The LCA probe of ``model`` for property ``prop`` of ``corpus``, trained with the profile's settings (λ from
+    ``lambdas`` when given) on ``data`` (default: ``probe_data`` of the same names), scored on the dev split (which
+    stops training early only with ``solver="adam"``); cached. Used in: 01, 03_ablation_in_the_model, 04-07."""
+    settings = probe_settings(profile, lambdas)
 
     def build() -> Probe:
         train = _data(profile, model, corpus, prop, data)
         return train_probe(train.train[0], train.train[1], dev=train.dev[:2], settings=settings, progress=progress)
 
-    return cached(lca_path(profile, model, corpus, prop, "probe.npz"), build, PROBE)
+    return cached(lca_path(profile, model, corpus, prop, "probe.npz", lambdas=lambdas), build, PROBE)
 
 
-def lca_order(profile: str | Profile, model: str, corpus: str, prop: str, data=None) -> np.ndarray:
-    """"The LCA-top order of model X for property P": Algorithm 1 on its cached probe's scaled weights; cached.
+def lca_order(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
+              lambdas: tuple[float, float] | None = None) -> np.ndarray:
+    """"The LCA-top order of model X for property P": Algorithm 1 on its cached probe's weights, scaled |W·σ|
+    (default) or ``ranking="raw"`` |W| as in the paper; cached by ranking and λ.
     Used in: 01, 02, 03_ablation_in_the_model, 07."""
-    return cached(lca_path(profile, model, corpus, prop, "order.npy"),
-                  lambda: global_order(lca_probe(profile, model, corpus, prop, data, progress=False).scaled_weights),
+    return cached(lca_path(profile, model, corpus, prop, "order.npy", lambdas=lambdas, ranking=ranking),
+                  lambda: global_order(ranking_weights(
+                      lca_probe(profile, model, corpus, prop, data, progress=False, lambdas=lambdas), ranking)),
                   NPY)
 
 
-def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None) -> dict:
-    """The results-file entry of (model, prop): ``{"all", "masking", "retraining", "minimal_set": {"neurons",
-    "share"}, "selectivity"}``, accuracies as fractions; cached beside the probe so notebooks 04-06 can read it
-    without retraining. ``data`` is the ``probe_data`` of (model, corpus, prop), loaded when not given.
+def searched_lambdas(profile: str | Profile, model: str, corpus: str, prop: str, data=None, margin: float = 0.01,
+                     max_words: int | None = 20000, progress: bool = True) -> LambdaSearch:
+    """The paper's λ search (``lib.methods.probing.lambda_search`` over the profile's grid) on (model, prop),
+    cached by grid, margin and sample size, so that a run with ``lambdas = "search"`` trains it once and every probe
+    of the run uses its (λ1, λ2). Used in: 01_linguistic_correlation."""
+    p = get_profile(profile)
+
+    def build() -> dict:
+        split = _data(p, model, corpus, prop, data)
+        found = lambda_search(split.train[:2], split.dev[:2], p.probe.lambda_grid, probe_settings(p), margin=margin,
+                              max_words=max_words, progress=progress)
+        return {"table": found.table.to_dict("records"), "baseline": found.baseline, "l1": found.l1, "l2": found.l2}
+
+    found = cached(lca_path(p, model, corpus, prop, "lambda_search.json", grid=p.probe.lambda_grid, margin=margin,
+                            max_words=max_words), build)
+    return LambdaSearch(table=pd.DataFrame(found["table"]), baseline=found["baseline"], margin=margin,
+                        l1=found["l1"], l2=found["l2"])
+
+
+MINIMAL_SEARCH = {"exact_up_to": 32, "step_pct": 1.0}  # the minimal set: every size up to 32 neurons, then 1 % steps
+
+
+def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
+            fill: str = "zero", lambdas: tuple[float, float] | None = None) -> dict:
+    """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "masking",
+    "retraining", "minimal_set": {"neurons", "share"}, "selectivity", "verdicts", "variant", "intervals"}``,
+    accuracies as fractions, ``intervals`` holding ``[low, high]`` in the same nesting; cached beside the probe by
+    variant, seeds and draws, so notebooks 04-06 can read it without retraining. ``data`` is the ``probe_data`` of
+    (model, corpus, prop), loaded when not given. Used in: 01_linguistic_correlation."""
+    p = get_profile(profile)
+
+    def build() -> dict:
+        split = _data(p, model, corpus, prop, data)
+        settings = probe_settings(p, lambdas)
+        probe = lca_probe(p, model, corpus, prop, split, progress=False, lambdas=lambdas)
+        order = lca_order(p, model, corpus, prop, split, ranking, lambdas)
+        table = ablation_table(probe, split, order, settings, p.probe.percentages, seed=p.seed, progress=False,
+                               seeds=p.probe.seeds, draws=p.probe.random_draws, fill=fill, n_boot=p.probe.n_boot,
+                               replicate=p.probe.replicate_percentages)
+        result = results_dict(table)
+        result.update(_against_majority(p, probe, split))
+        found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta,
+                            **MINIMAL_SEARCH)
+        result["minimal_set"] = {"neurons": found.neurons, "share": found.share, "retrainings": found.retrainings}
+        chosen = selectivity(split, settings, seed=p.seed).interval(groups_of_test(split), p.probe.n_boot, p.seed)
+        result["selectivity"] = chosen.estimate
+        result["intervals"].update(selectivity=chosen.as_list(), majority=result.pop("majority_interval"),
+                                   probe_minus_majority=result.pop("difference_interval"))
+        pct = p.probe.percentages[0]
+        tops = table_interval(table, "retraining", "top", pct)
+        result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
+        result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
+        result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
+                             "seeds": p.probe.seeds, "random_draws": p.probe.random_draws,
+                             "replicated_at": list(p.probe.replicate_percentages), "verdict_pct": pct}
+        return result
+
+    return cached(lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
+                           percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
+                           draws=p.probe.random_draws, n_boot=p.probe.n_boot,
+                           replicate=p.probe.replicate_percentages, minimal_search=MINIMAL_SEARCH), build)
+
+
+def _against_majority(p: Profile, probe: Probe, data) -> dict:
+    """MAJ on the test words with its interval, and the all-neuron probe minus MAJ (paired, over sentences)."""
+    groups = groups_of_test(data)
+    majority = majority_correct(data.train[2], data.train[1], data.test[2], data.test[1])
+    hits = predict(probe, np.asarray(data.test[0])) == np.asarray(data.test[1], dtype=str)
+    maj = bootstrap_accuracy(majority, groups, p.probe.n_boot, p.seed)
+    difference = paired_difference(hits, majority, groups, p.probe.n_boot, p.seed)
+    return {"majority": maj.estimate, "majority_interval": maj.as_list(),
+            "probe_minus_majority": difference.estimate, "difference_interval": difference.as_list(),
+            "verdicts": {"probe_vs_majority": excludes_zero(difference)}}
+
+
+def layer_summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, layer_of=None,
+                  embedding=None, lambdas: tuple[float, float] | None = None) -> dict:
+    """Probe accuracy per layer and on the embedding layer, with intervals: ``{"layers": {"L1": acc, …},
+    "embedding": acc | None, "intervals": {"layers": {"L1": [lo, hi], …}, "embedding": [lo, hi] | None}}``;
+    cached. ``layer_of`` [neurons] (from the activations' ``NeuronMap``) and ``embedding`` (ProbeData of the
+    embedding layer, only for the project's own NMT and LM models) are loaded when not given.
     Used in: 01_linguistic_correlation."""
     p = get_profile(profile)
 
     def build() -> dict:
         split = _data(p, model, corpus, prop, data)
-        settings = probe_settings(p)
-        probe, order = lca_probe(p, model, corpus, prop, split, progress=False), lca_order(p, model, corpus, prop,
-                                                                                            split)
-        table = ablation_table(probe, split, order, settings, p.probe.percentages, seed=p.seed, progress=False)
-        result = results_dict(table)
-        found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta)
-        result["minimal_set"] = {"neurons": found.neurons, "share": found.share}
-        result["selectivity"] = selectivity(split, settings, seed=p.seed).selectivity
-        return result
+        settings = probe_settings(p, lambdas)
+        layers = layer_of
+        if layers is None:
+            from lib.pipeline.extraction import get_activations
 
-    return cached(lca_path(p, model, corpus, prop, "summary.json", percentages=p.probe.percentages,
-                           delta=p.probe.minimal_set_delta), build)
+            neuron_map = get_activations(p, model, corpus).neuron_map
+            layers = neuron_map.from_id(np.arange(neuron_map.size))[0]
+        emb_data = embedding
+        if emb_data is None and model in p.models:
+            from lib.pipeline.embeddings import embedding_data
+
+            emb_data = embedding_data(p, model, corpus, prop)
+        table = layer_accuracies(split, layers, settings, p.probe.n_boot, p.seed)
+        emb = None if emb_data is None else probe_interval(emb_data, settings, n_boot=p.probe.n_boot, seed=p.seed)
+        return {"layers": dict(zip(table.layer, table.accuracy.astype(float))),
+                "embedding": None if emb is None else emb.estimate,
+                "intervals": {"layers": {row.layer: [float(row.low), float(row.high)] for row in table.itertuples()},
+                              "embedding": None if emb is None else emb.as_list()}}
+
+    return cached(lca_path(p, model, corpus, prop, "layers.json", lambdas=lambdas, n_boot=p.probe.n_boot), build)
+
+
+def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: str, data=None,
+                       lambdas: tuple[float, float] | None = None) -> pd.DataFrame:
+    """How much the ranking choice matters: per percentage, the Jaccard overlap of the top sets by raw |W| and by
+    |W·σ| (same probe) and each set's retrained accuracy over the profile's probe seeds, with intervals and a
+    verdict (scaled against raw). Columns: pct, jaccard, raw, raw_low, raw_high, scaled, scaled_low, scaled_high,
+    verdict. Cached. Used in: 01_linguistic_correlation."""
+    p = get_profile(profile)
+
+    def build() -> list[dict]:
+        split = _data(p, model, corpus, prop, data)
+        settings = probe_settings(p, lambdas)
+        orders = {name: lca_order(p, model, corpus, prop, split, name, lambdas) for name in ("raw", "scaled")}
+        groups, rows = groups_of_test(split), []
+        for pct in p.probe.percentages:
+            sets = {name: top(order, pct) for name, order in orders.items()}
+            found = {name: bootstrap_runs(retrained_runs(split, keep, settings, p.probe.seeds), groups,
+                                          p.probe.n_boot, p.seed) for name, keep in sets.items()}
+            rows.append({"pct": pct, "jaccard": jaccard(sets["raw"], sets["scaled"]),
+                         **{f"{name}{end}": getattr(found[name], attr) for name in found
+                            for end, attr in (("", "estimate"), ("_low", "low"), ("_high", "high"))},
+                         "verdict": verdict(found["scaled"], found["raw"])})
+        return rows
+
+    return pd.DataFrame(cached(lca_path(p, model, corpus, prop, "ranking_comparison.json", lambdas=lambdas,
+                                        percentages=p.probe.percentages, seeds=p.probe.seeds,
+                                        n_boot=p.probe.n_boot), build))
+
+RESOLVE = ("more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as "
+           "MiniLM")
+
+
+def with_interval(value: float, interval: list[float] | None, digits: int = 3) -> str:
+    """``0.805 [0.790, 0.820]``: a number with its 95 % interval, as every table and sentence shows it."""
+    if interval is None:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
+
+
+def evidence_text(results: dict) -> str:
+    """Plain-words verdicts (markdown) of :func:`summary` entries, ``results[model][prop]``: whether the probe beats
+    MAJ, and whether the top 10 % beat random and bottom after retraining, each "not resolved" where the 95 %
+    intervals overlap, naming what would resolve it. Used in: 01_linguistic_correlation."""
+    lines = []
+    for model, per_prop in results.items():
+        for prop, r in per_prop.items():
+            iv, v, pct = r["intervals"], r["verdicts"], r["variant"]["verdict_pct"]
+            probe, maj = with_interval(r["all"], iv["all"]), with_interval(r["majority"], iv["majority"])
+            gap = with_interval(100 * r["probe_minus_majority"], [100 * x for x in iv["probe_minus_majority"]], 1)
+            said = {"lower": f"**below MAJ**: the probe ({probe}) scores less than the majority label per word "
+                             f"({maj}), so these neurons encode {prop} no better than word identity does",
+                    "higher": f"above MAJ: probe {probe} against MAJ {maj}",
+                    "not resolved": f"not resolved against MAJ: probe {probe}, MAJ {maj}; {RESOLVE} would "
+                                    f"resolve it"}[v["probe_vs_majority"]]
+            lines.append(f"- **{model} · {prop}**: {said} (difference {gap} points).")
+            top, key = r["retraining"]["top"][f"{pct:g}"], f"{pct:g}"
+            for other in ("random", "bottom"):
+                verdict_ = v[f"top_vs_{other}"]
+                shown = (f"top {key} % {with_interval(top, iv['retraining']['top'][key])} against {other} "
+                         f"{with_interval(r['retraining'][other][key], iv['retraining'][other][key])} (retrained)")
+                lines.append(f"  - {shown}: " + ("top is better" if verdict_ == "higher" else
+                                                "top is **worse**" if verdict_ == "lower" else
+                                                f"not resolved at this scale ({RESOLVE})") + ".")
+    return "\n".join(lines)
+
+
+def layer_text(results: dict) -> str:
+    """Plain-words verdicts (markdown) of the :func:`layer_summary` entries in ``results[model][prop]``: does the
+    best hidden layer beat the embedding layer (the lexical baseline)? "not resolved" where the intervals overlap.
+    Used in: 01_linguistic_correlation."""
+    lines = []
+    for model, per_prop in results.items():
+        for prop, r in per_prop.items():
+            if not r.get("layers") or r.get("embedding") is None:
+                continue
+            iv = r["intervals"]
+            best = max(r["layers"], key=r["layers"].get)
+            hidden = Interval(r["layers"][best], *iv["layers"][best], 1, "bootstrap")
+            lexical = Interval(r["embedding"], *iv["embedding"], 1, "bootstrap")
+            said = {"higher": "beats", "lower": "is **below**", "not resolved": "is not resolved against"}
+            lines.append(f"- **{model} · {prop}**: the best hidden layer, {best} "
+                         f"({with_interval(hidden.estimate, iv['layers'][best])}), {said[verdict(hidden, lexical)]} "
+                         f"the embedding layer ({with_interval(lexical.estimate, iv['embedding'])}).")
+    return "\n".join(lines)

@@ -47,7 +47,10 @@ class ModelSizes:
 
 @dataclass(frozen=True)
 class ProbeSizes:
-    """Probing data and probe training: sentences drawn per split, elastic-net strengths, optimisation."""
+    """Probing data and probe training: sentences drawn per split, elastic-net strengths, optimisation; and the
+    evidence behind each accuracy: ``seeds`` probes per retrained set, ``random_draws`` random selections,
+    ``n_boot`` bootstrap resamples of the test sentences (95 % intervals, METHODS.md §6); seeds and draws apply at
+    the ``replicate_percentages`` (the verdict's 10 % in tiny and demo, where retrainings cost demo time)."""
 
     train_sentences: int
     dev_sentences: int
@@ -61,6 +64,10 @@ class ProbeSizes:
     percentages: tuple[int, ...]
     minimal_set_delta: float
     salient_mass: float
+    seeds: int = 1
+    random_draws: int = 1
+    n_boot: int = 1000
+    replicate_percentages: tuple[int, ...] = (10, 15, 20)
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,8 @@ TINY = Profile(
                   lr=1e-2, max_len=50, beam=1),
     probe=ProbeSizes(train_sentences=200, dev_sentences=50, test_sentences=100, l1=1e-5, l2=1e-5, epochs=10,
                      batch_size=256, lr=1e-2, lambda_grid=(0.0, 1e-5, 1e-3, 1e-1), percentages=(10, 15, 20),
-                     minimal_set_delta=0.005, salient_mass=0.25),
+                     minimal_set_delta=0.005, salient_mass=0.25, seeds=2, random_draws=2,
+                     replicate_percentages=(10,)),
     ablation=AblationSizes(step=0.1, max_share=0.2, test_sentences=20),
 )
 
@@ -121,7 +129,8 @@ DEMO = Profile(
                   batch_size=64, lr=3e-3, max_len=80, beam=1, warmup_steps=300, clip_norm=1.0),
     probe=ProbeSizes(train_sentences=4000, dev_sentences=500, test_sentences=1000, l1=1e-5, l2=1e-5, epochs=20,
                      batch_size=1024, lr=5e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
-                     minimal_set_delta=0.005, salient_mass=0.25),
+                     minimal_set_delta=0.005, salient_mass=0.25, seeds=2, random_draws=3,
+                     replicate_percentages=(10,)),
     ablation=AblationSizes(step=0.05, max_share=0.3, test_sentences=None),
 )
 
@@ -137,7 +146,7 @@ PAPER = Profile(
                   batch_size=64, lr=1e-3, max_len=100, beam=1, warmup_steps=500, clip_norm=1.0),
     probe=ProbeSizes(train_sentences=20000, dev_sentences=2000, test_sentences=4000, l1=1e-5, l2=1e-5, epochs=10,
                      batch_size=1024, lr=2e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
-                     minimal_set_delta=0.005, salient_mass=0.25),
+                     minimal_set_delta=0.005, salient_mass=0.25, seeds=5, random_draws=10),
     ablation=AblationSizes(step=0.025, max_share=1.0, test_sentences=None),
 )
 

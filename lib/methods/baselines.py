@@ -1,0 +1,40 @@
+"""MAJ, the paper's Table 1 baseline: every test word gets the label it carried most often in the probe's training
+words, an unseen word the most frequent label overall (METHODS.md §6). A probe that does not beat MAJ says the model
+encodes the property no better than word identity does. Used in: 01_linguistic_correlation, summary.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def majority_per_word(train_words: Sequence[str], train_labels: Sequence[str], test_words: Sequence[str]
+                      ) -> np.ndarray:
+    """The MAJ label of each test word (strings, one per test word): the word's most frequent training label;
+    unseen words get the most frequent training label overall. Ties go to the label that sorts first, so the
+    answer never depends on row order. Words are case-sensitive, as the probe's inputs are."""
+    words, labels = np.asarray(train_words, dtype=str), np.asarray(train_labels, dtype=str)
+    if words.shape != labels.shape or words.size == 0:
+        raise ValueError(f"majority_per_word: need one label per training word and at least one; "
+                         f"got {words.size} words and {labels.size} labels")
+    counts = pd.DataFrame({"word": words, "label": labels}).value_counts().reset_index(name="n")
+    best = counts.sort_values(["word", "n", "label"], ascending=[True, False, True], kind="stable")
+    per_word = best.drop_duplicates("word").set_index("word")["label"]
+    totals = counts.groupby("label")["n"].sum()
+    overall = totals[totals == totals.max()].index.min()
+    test = pd.Series(np.asarray(test_words, dtype=str))
+    return test.map(per_word).fillna(overall).to_numpy(dtype=str)
+
+
+def majority_correct(train_words: Sequence[str], train_labels: Sequence[str], test_words: Sequence[str],
+                     test_labels: Sequence[str]) -> np.ndarray:
+    """Per test word, whether MAJ gets it right (bools): the input of a bootstrap interval."""
+    return majority_per_word(train_words, train_labels, test_words) == np.asarray(test_labels, dtype=str)
+
+
+def majority_accuracy(train_words: Sequence[str], train_labels: Sequence[str], test_words: Sequence[str],
+                      test_labels: Sequence[str]) -> float:
+    """MAJ's accuracy on the test words. Used in: 01_linguistic_correlation."""
+    return float(np.mean(majority_correct(train_words, train_labels, test_words, test_labels)))

@@ -1,0 +1,75 @@
+"""Cached activations of a Hugging Face transformer over a probing corpus, in the same memory-mapped store as the
+NMT models' (``lib.pipeline.activation_store``), so ``get_activations`` / ``probe_data`` treat both alike.
+
+The store is keyed by the model's location, a digest of its weights, the options (feed-forward neurons or not), the
+corpus words, the aggregation and dtype: a re-saved or fine-tuned model, another corpus slice or another aggregation
+never reuses old activations. Used by: lib.pipeline.extraction.get_activations.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from lib.pipeline.activation_store import StoreInvalid, open_store, write_store
+from lib.pipeline.artifacts import config_key
+from lib.pipeline.profiles import Profile, activations_dir
+from lib.pipeline.specs import HUB_PREFIX, ModelSpec
+from lib.pipeline.transformer import Transformer, extract_into, load_transformer, plan_chunks
+
+FORMAT_VERSION = 1
+
+
+def loadable_name(spec: ModelSpec) -> str:
+    """The name :func:`lib.pipeline.transformer.load_transformer` takes for a transformer spec."""
+    if spec.name == "minilm" or Path(spec.location).is_dir():
+        return spec.name if spec.name == "minilm" else spec.location
+    return HUB_PREFIX + spec.location
+
+
+@lru_cache(maxsize=4)
+def cached_transformer(spec: ModelSpec, ffn: bool = False) -> tuple[Transformer, str]:
+    """The loaded transformer and a digest of its weights, loaded once per process (notebooks ask many times).
+    Used in: 08_your_own_model."""
+    from lib.pipeline.extraction import _weights_digest
+
+    transformer = load_transformer(loadable_name(spec), ffn)
+    return transformer, _weights_digest(transformer.model)
+
+
+def transformer_activations(p: Profile, spec: ModelSpec, corpus: str | os.PathLike, aggregation: str, dtype: str,
+                            batch_size: int,
+                            verify: bool, progress: bool, ffn: bool = False):
+    """:class:`lib.pipeline.extraction.Activations` of transformer ``spec`` over ``corpus`` of profile ``p``:
+    the cached store, or extracted into one (streamed batch by batch)."""
+    from lib.pipeline.corpora import corpus_id, load_corpus
+    from lib.pipeline.extraction import Activations, _words_digest
+    from lib.pipeline.properties import properties_for
+
+    transformer, weights = cached_transformer(spec, ffn)
+    sentences, cid = load_corpus(corpus, p), corpus_id(corpus)
+    key = config_key({"version": FORMAT_VERSION, "location": transformer.location, "weights": weights, "ffn": ffn,
+                      "corpus": cid, "words": _words_digest(sentences), "aggregation": aggregation,
+                      "dtype": dtype})
+    folder = activations_dir(p) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', spec.name)[-60:]}__{cid}__{key}"
+    neuron_map = transformer.neuron_map
+    expected = {"version": FORMAT_VERSION, "key": key, "model": spec.name, "corpus": cid, "profile": p.name,
+                "aggregation": aggregation, "dtype": dtype, "n_words": sum(len(s.words) for s in sentences),
+                "n_neurons": neuron_map.size, "neuron_map": dataclasses.asdict(neuron_map)}
+    try:
+        acts, meta = open_store(folder, expected, verify)
+    except StoreInvalid:
+        chunks = plan_chunks(transformer, sentences)
+        meta = {**expected, "words": [w for s in sentences for w in s.words],
+                "sentence_offsets": chunks.sentence_offsets.tolist(), "n_sentences": len(sentences),
+                "n_split": chunks.n_split, "max_len": chunks.max_tokens, "properties": properties_for(corpus),
+                "neuron_names": neuron_map.names()}
+        with write_store(folder, (chunks.n_rows, neuron_map.size), dtype, meta) as writer:
+            extract_into(writer.write, transformer, chunks, aggregation, batch_size, progress)
+        acts, meta = open_store(folder, expected, verify=False)
+    offsets = np.asarray(meta["sentence_offsets"], dtype=np.int64)
+    return Activations(acts, meta["words"], offsets, sentences, neuron_map, meta, folder)
