@@ -139,15 +139,17 @@ def one_per_label():
 @pytest.mark.parametrize("search", ["bisect", "scan"])
 def test_a_planted_minimal_set_is_found_exactly_at_neuron_resolution(one_per_label, search):
     data, order, target = one_per_label
-    found = minimal_set(data, order, FAST, target, delta=0.02, search=search)
+    # δ = 0.01: a converged probe on 5 of the 6 planted neurons already scores 0.976 (the sixth label is "none of
+    # the others"), within 0.02 of the 0.991 of all six
+    found = minimal_set(data, order, FAST, target, delta=0.01, search=search)
     assert found.neurons == 6 and found.share == 6 / 96
-    assert found.curve[5] < target - 0.02 <= found.curve[6]
+    assert found.curve[5] < target - 0.01 <= found.curve[6]
     assert found.retrainings == len(found.curve) <= 6
 
 
 def test_bisection_stays_affordable_on_a_wide_model(one_per_label):
     data, order, target = one_per_label
-    found = minimal_set(data, order, FAST, target, delta=0.02, exact_up_to=96)  # every count is a candidate
+    found = minimal_set(data, order, FAST, target, delta=0.01, exact_up_to=96)  # every count is a candidate
     assert found.neurons == 6 and found.retrainings <= 2 * np.ceil(np.log2(96))
 
 

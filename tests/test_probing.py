@@ -3,13 +3,16 @@ import dataclasses
 
 import numpy as np
 import pytest
+import scipy.optimize
 
-from lib.methods.probing import (Probe, ProbeSettings, evaluate, lambda_search, predict, synthetic_splits, train_probe)
+from lib.methods.probing import (Probe, ProbeSettings, encode, evaluate, lambda_search, objective, predict,
+                                 synthetic_splits, train_probe)
 from lib.methods.ranking import global_order
 from lib.pipeline.lca import load_probe, save_probe
 from lib.methods.selectivity import ControlTask, control_splits, selectivity
 
-FAST = ProbeSettings(epochs=15, batch_size=256, lr=2e-2, seed=3)
+FAST = ProbeSettings(seed=3)
+ADAM = ProbeSettings(solver="adam", dev_use="early_stop", epochs=15, batch_size=256, lr=2e-2, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +24,59 @@ def planted():
 def probe(planted):
     data, _ = planted
     return train_probe(*data.train[:2], dev=data.dev[:2], settings=FAST, progress=False)
+
+
+@pytest.fixture(scope="module")
+def adam_probe(planted):
+    data, _ = planted
+    return train_probe(*data.train[:2], dev=data.dev[:2], settings=ADAM, progress=False)
+
+
+def reference_fit(acts: np.ndarray, y: np.ndarray, n_classes: int, l1: float, l2: float):
+    """An independent solver of the same objective: scipy's L-BFGS-B in float64 on raw W = P − M with P, M ≥ 0
+    (exact for the L1 term: λ1 Σ(P + M) equals λ1 Σ|W| at the optimum), bias free. Returns W, b, objective."""
+    n, d = acts.shape
+    X, onehot, size = acts.astype(np.float64), np.eye(n_classes)[y], d * n_classes
+
+    def f(z):
+        P, M, b = z[:size].reshape(d, n_classes), z[size:2 * size].reshape(d, n_classes), z[2 * size:]
+        W = P - M
+        logits = X @ W + b
+        logits -= logits.max(1, keepdims=True)
+        lse = np.log(np.exp(logits).sum(1))
+        G = (np.exp(logits - lse[:, None]) - onehot) / n
+        gW = X.T @ G + 2 * l2 * W
+        value = np.mean(lse - (logits * onehot).sum(1)) + l1 * (P + M).sum() + l2 * (W * W).sum()
+        return value, np.concatenate([(gW + l1).ravel(), (l1 - gW).ravel(), G.sum(0)])
+
+    bounds = [(0, None)] * (2 * size) + [(None, None)] * n_classes
+    result = scipy.optimize.minimize(f, np.zeros(2 * size + n_classes), jac=True, method="L-BFGS-B", bounds=bounds,
+                                     options={"maxiter": 20000, "maxfun": 40000, "ftol": 1e-15, "gtol": 1e-10})
+    W = (result.x[:size] - result.x[size:2 * size]).reshape(d, n_classes).T
+    return W, result.x[2 * size:], result.fun
+
+
+@pytest.mark.parametrize("solver, tol", [("owlqn", 1e-6), ("fista", 1e-5)])
+@pytest.mark.parametrize("l1, l2", [(1e-3, 1e-3), (1e-2, 0.0)])
+def test_solver_reaches_the_optimum_of_an_independent_reference_solver(solver, tol, l1, l2):
+    data, _ = synthetic_splits(n_words=1500, n_neurons=20, n_labels=3, planted=2, seed=2)
+    acts, labels = data.train[:2]
+    y = encode(sorted(set(labels)), labels)
+    W, b, ref = reference_fit(acts, y, 3, l1, l2)
+    ours = train_probe(acts, labels, settings=ProbeSettings(l1=l1, l2=l2, solver=solver, tol=tol),
+                       progress=False)
+    assert ours.converged
+    assert ours.objective == pytest.approx(objective(ours, acts, labels), rel=1e-6)
+    # tolerances: float32 training against a float64 reference; FISTA's step noise floor is near tol = 1e-6
+    assert ours.objective <= ref + 10 * tol
+    np.testing.assert_allclose(ours.weights, W, atol=1e3 * tol * np.abs(W).max())
+    np.testing.assert_array_equal(ours.weights == 0, np.abs(W) < 1e-6)
+
+
+def test_converged_probe_beats_early_stopped_adam_on_its_objective(planted, probe, adam_probe):
+    data, _ = planted
+    assert probe.converged and adam_probe.converged is None
+    assert probe.objective < 0.5 * objective(adam_probe, *data.train[:2])
 
 
 def test_probe_recovers_planted_neurons_first(planted, probe):
@@ -46,21 +102,40 @@ def test_scale_is_the_spread_of_each_neuron_and_predictions_use_raw_weights(plan
     np.testing.assert_array_equal(predict(probe, data.test[0]), np.asarray(probe.classes)[logits.argmax(1)])
 
 
-def test_seeded_training_repeats_exactly(planted, probe):
+def test_training_repeats_exactly_and_adam_follows_its_seed(planted, probe, adam_probe):
     data, _ = planted
     again = train_probe(*data.train[:2], dev=data.dev[:2], settings=FAST, progress=False)
     np.testing.assert_array_equal(again.weights, probe.weights)
     np.testing.assert_array_equal(again.bias, probe.bias)
-    other = train_probe(*data.train[:2], dev=data.dev[:2], settings=dataclasses.replace(FAST, seed=4),
+    adam_again = train_probe(*data.train[:2], dev=data.dev[:2], settings=ADAM, progress=False)
+    np.testing.assert_array_equal(adam_again.weights, adam_probe.weights)
+    other = train_probe(*data.train[:2], dev=data.dev[:2], settings=dataclasses.replace(ADAM, seed=4),
                         progress=False)
-    assert not np.array_equal(other.weights, probe.weights)
+    assert not np.array_equal(other.weights, adam_probe.weights)
 
 
-def test_early_stopping_keeps_the_best_dev_epoch(planted, probe):
-    assert 0 < probe.epochs_run <= FAST.epochs
+def test_dev_split_only_scores_the_converged_probe(planted, probe):
     data, _ = planted
-    dev_acc = np.mean(predict(probe, data.dev[0]) == data.dev[1])
-    assert probe.dev_accuracy == pytest.approx(dev_acc, abs=1e-6)
+    blind = train_probe(*data.train[:2], settings=FAST, progress=False)
+    np.testing.assert_array_equal(blind.weights, probe.weights)
+    assert blind.dev_accuracy is None
+    assert probe.dev_accuracy == pytest.approx(np.mean(predict(probe, data.dev[0]) == data.dev[1]), abs=1e-6)
+
+
+def test_adam_early_stopping_keeps_the_best_dev_epoch(planted, adam_probe):
+    assert 0 < adam_probe.epochs_run <= ADAM.epochs
+    data, _ = planted
+    dev_acc = np.mean(predict(adam_probe, data.dev[0]) == data.dev[1])
+    assert adam_probe.dev_accuracy == pytest.approx(dev_acc, abs=1e-6)
+
+
+def test_bad_settings_are_explained():
+    with pytest.raises(ValueError, match="known: owlqn, fista, adam"):
+        ProbeSettings(solver="sgd")
+    with pytest.raises(ValueError, match="needs solver='adam'"):
+        ProbeSettings(dev_use="early_stop")
+    with pytest.raises(ValueError, match="≥ 0"):
+        ProbeSettings(l1=-1.0)
 
 
 def _hand_probe() -> Probe:
@@ -97,19 +172,41 @@ def test_save_and_load_round_trip(tmp_path, probe):
     np.testing.assert_array_equal(back.weights, probe.weights)
     np.testing.assert_array_equal(back.scale, probe.scale)
     assert back.classes == probe.classes and back.settings == probe.settings
+    assert back.objective == probe.objective and back.converged is True
     assert back.dev_accuracy == probe.dev_accuracy and not list(tmp_path.glob("p/.*tmp"))
 
 
 def test_lambda_search_keeps_accuracy_and_prefers_sparse(planted):
     data, _ = planted
-    search = lambda_search(data.train[:2], data.dev[:2], grid=(0.0, 1e-2, 1.0),
-                           settings=dataclasses.replace(FAST, epochs=8), margin=0.02, progress=False)
+    search = lambda_search(data.train[:2], data.dev[:2], grid=(0.0, 1e-2, 1.0), settings=FAST, margin=0.02,
+                           progress=False)
     assert len(search.table) == 9
     chosen = search.table[(search.table.l1 == search.l1) & (search.table.l2 == search.l2)].iloc[0]
     assert chosen.dev_accuracy >= search.baseline - 0.02
     eligible = search.table[search.table.dev_accuracy >= search.baseline - 0.02]
     assert chosen.concentration == eligible.concentration.max()
     assert search.table.loc[search.table.l1 == 1.0, "dev_accuracy"].max() < search.baseline - 0.02
+
+
+@pytest.mark.parametrize("solver", ["owlqn", "fista"])
+def test_warm_started_lambda_path_reaches_the_same_optima_as_independent_fits(planted, solver):
+    data, _ = planted
+    grid, settings = (0.0, 1e-3, 1e-1), dataclasses.replace(FAST, solver=solver)
+    search = lambda_search(data.train[:2], data.dev[:2], grid=grid, settings=settings, progress=False)
+    for row in search.table.itertuples():
+        alone = train_probe(*data.train[:2], settings=dataclasses.replace(settings, l1=row.l1, l2=row.l2),
+                            progress=False)
+        assert row.objective <= alone.objective + 1e-4
+        if row.l1 + row.l2 > 0:  # without a penalty the optimum lies at infinity on separable words
+            assert row.objective == pytest.approx(alone.objective, rel=2e-3)
+    assert search.table.iterations.sum() < 9 * FAST.max_iter
+
+
+def test_lambda_search_runs_with_adam(planted):
+    data, _ = planted
+    search = lambda_search(data.train[:2], data.dev[:2], grid=(0.0, 1.0),
+                           settings=dataclasses.replace(ADAM, dev_use="report", epochs=3), progress=False)
+    assert len(search.table) == 4 and (search.l1, search.l2) == (0.0, 0.0)
 
 
 def test_control_labels_are_fixed_per_word_type_across_splits(planted):

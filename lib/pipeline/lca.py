@@ -48,7 +48,8 @@ def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None =
 def save_probe(probe: Probe, path: str | Path) -> Path:
     """Write ``probe`` to ``path`` (an ``.npz``) atomically; :func:`load_probe` reads it back."""
     meta = {"classes": list(probe.classes), "settings": dataclasses.asdict(probe.settings),
-            "epochs_run": probe.epochs_run, "dev_accuracy": probe.dev_accuracy}
+            "epochs_run": probe.epochs_run, "dev_accuracy": probe.dev_accuracy, "objective": probe.objective,
+            "converged": probe.converged}
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, weights=probe.weights, bias=probe.bias, scale=probe.scale, meta=np.array(json.dumps(meta)))
@@ -61,7 +62,8 @@ def load_probe(path: str | Path) -> Probe:
         meta = json.loads(str(z["meta"]))
         return Probe(weights=z["weights"], bias=z["bias"], classes=tuple(meta["classes"]),
                      settings=ProbeSettings(**meta["settings"]), epochs_run=meta["epochs_run"],
-                     dev_accuracy=meta["dev_accuracy"], scale=z["scale"])
+                     dev_accuracy=meta["dev_accuracy"], scale=z["scale"], objective=meta.get("objective"),
+                     converged=meta.get("converged"))
 
 
 PROBE = Format(save=lambda path, probe: save_probe(probe, path), load=load_probe)
@@ -89,8 +91,8 @@ def _data(profile: str | Profile, model: str, corpus: str, prop: str, data):
 def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=None, progress: bool = True,
               lambdas: tuple[float, float] | None = None) -> Probe:
     """The LCA probe of ``model`` for property ``prop`` of ``corpus``, trained with the profile's settings (λ from
-    ``lambdas`` when given) on ``data`` (default: ``probe_data`` of the same names), the dev split for early
-    stopping; cached. Used in: 01, 03_ablation_in_the_model, 04-07."""
+    ``lambdas`` when given) on ``data`` (default: ``probe_data`` of the same names), scored on the dev split (which
+    stops training early only with ``solver="adam"``); cached. Used in: 01, 03_ablation_in_the_model, 04-07."""
     settings = probe_settings(profile, lambdas)
 
     def build() -> Probe:
