@@ -65,15 +65,19 @@ def test_table_and_results_file_shape(planted):
 
 def test_seeds_and_draws_are_averaged_and_widen_nothing_they_do_not_touch(planted):
     data, _, probe, order = planted
-    one = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False)
-    many = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False, seeds=2, draws=3)
+    adam = dataclasses.replace(FAST, solver="adam")
+    converged = ablation_table(probe, data, order, FAST, percentages=(10,), seed=0, progress=False, seeds=2)
+    assert converged.set_index(["method", "selection"]).loc[("retraining", "top"), "runs"] == 1, \
+        "a deterministic solver gains nothing from seeds"
+    one = ablation_table(probe, data, order, adam, percentages=(10,), seed=0, progress=False)
+    many = ablation_table(probe, data, order, adam, percentages=(10,), seed=0, progress=False, seeds=2, draws=3)
     rows = many.set_index(["method", "selection"])
     assert rows.loc[("retraining", "top"), "runs"] == 2 and rows.loc[("retraining", "random"), "runs"] == 3
     assert rows.loc[("masking", "random"), "runs"] == 3 and rows.loc[("masking", "top"), "runs"] == 1
     same = one.set_index(["method", "selection"]).loc[("masking", "top")]
     assert rows.loc[("masking", "top"), "accuracy"] == same.accuracy
     assert "3 draws" in rows.loc[("retraining", "random"), "interval"]
-    only_10 = ablation_table(probe, data, order, FAST, percentages=(10, 20), seed=0, progress=False, seeds=2,
+    only_10 = ablation_table(probe, data, order, adam, percentages=(10, 20), seed=0, progress=False, seeds=2,
                              draws=3, replicate=(10,)).set_index(["method", "selection", "pct"])
     assert only_10.loc[("retraining", "top", 10), "runs"] == 2 and only_10.loc[("retraining", "top", 20), "runs"] == 1
     assert only_10.loc[("masking", "random", 20), "runs"] == 1

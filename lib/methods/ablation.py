@@ -130,7 +130,7 @@ def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSett
     chosen = {**selections(order, percentages, seed, 1),
               **selections(order, [pct for pct in percentages if pct in replicate], seed, draws)}
     for (name, pct), sets in tqdm(chosen.items(), desc="top/random/bottom", disable=not progress):
-        n_seeds = seeds if pct in replicate else 1
+        n_seeds = seeds if pct in replicate and settings.seeded else 1  # a converged probe ignores its seed
         masked = np.stack([predict(probe, mask(test_acts, keep, values)) == test_labels for keep in sets])
         what = f"{len(sets)} draws" if name == "random" else "one probe"
         rows.append(_row("masking", name, pct, sets[0].size, masked, groups, n_boot, seed, what))

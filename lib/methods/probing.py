@@ -81,6 +81,11 @@ class ProbeSettings:
     checks_per_epoch: int = 2
     seed: int = 0
 
+    @property
+    def seeded(self) -> bool:
+        """Whether the seed changes the probe: only Adam's shuffling does; the full-batch solvers are deterministic."""
+        return self.solver == "adam"
+
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
             raise ValueError(f"unknown probe solver {self.solver!r}; known: {', '.join(SOLVERS)}")

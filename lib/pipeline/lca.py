@@ -41,8 +41,8 @@ def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None =
     = ``lambdas`` when given (a :func:`searched_lambdas` result)."""
     p = get_profile(profile)
     l1, l2 = (p.probe.l1, p.probe.l2) if lambdas is None else (float(lambdas[0]), float(lambdas[1]))
-    return ProbeSettings(l1=l1, l2=l2, epochs=p.probe.epochs, batch_size=p.probe.batch_size, lr=p.probe.lr,
-                         seed=p.seed)
+    return ProbeSettings(l1=l1, l2=l2, solver=p.probe.solver, tol=p.probe.tol, epochs=p.probe.epochs,
+                         batch_size=p.probe.batch_size, lr=p.probe.lr, seed=p.seed)
 
 
 def save_probe(probe: Probe, path: str | Path) -> Path:
