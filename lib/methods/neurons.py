@@ -53,13 +53,7 @@ class NeuronMap:
 
     def check(self, ids) -> np.ndarray:
         """``ids`` as an int64 array; any id outside 0..size-1 raises a ``ValueError`` naming the valid range."""
-        ids = np.asarray(ids if isinstance(ids, (np.ndarray, int, np.integer)) else list(ids), dtype=np.int64)
-        bad = ids[(ids < 0) | (ids >= self.size)]
-        if bad.size:
-            raise ValueError(f"neuron id(s) {bad[:5].tolist()} out of range: this model's neuron ids are "
-                             f"0..{self.size - 1} ({self.layers} layers × {self.directions} directions × "
-                             f"{self.units} units)")
-        return ids
+        return check_ids(ids, self.size, f"{self.layers} layers × {self.directions} directions × {self.units} units")
 
     def ablation(self, zero: Iterable[int] | Ablation | None) -> Ablation | None:
         """``zero`` (neuron ids to zero, or an :class:`Ablation`) as a checked :class:`Ablation`; None stays None."""
@@ -85,6 +79,17 @@ class NeuronMap:
             fill[ids] = torch.as_tensor(ablation.values, dtype=torch.float32, device=device)
             fill = fill.view(self.layers, self.directions, self.units)
         return keep.view(self.layers, self.directions, self.units), fill
+
+
+def check_ids(ids, size: int, layout: str) -> np.ndarray:
+    """``ids`` (an int, an array or any iterable) as an int64 array; an id outside 0..size-1 raises a ``ValueError``
+    naming the valid range and the model's ``layout``. Shared by every neuron map."""
+    ids = np.asarray(ids if isinstance(ids, (np.ndarray, int, np.integer)) else list(ids), dtype=np.int64)
+    bad = ids[(ids < 0) | (ids >= size)]
+    if bad.size:
+        raise ValueError(f"neuron id(s) {bad[:5].tolist()} out of range: this model's neuron ids are 0..{size - 1} "
+                         f"({layout})")
+    return ids
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lib.methods.neurons import check_ids
 from lib.pipeline.extraction import AGGREGATIONS, aggregate
 from lib.progress import tqdm
 
@@ -85,13 +86,8 @@ class TransformerNeuronMap:
 
     def check(self, ids) -> np.ndarray:
         """``ids`` as an int64 array; any id outside 0..size-1 raises a ``ValueError`` naming the valid range."""
-        ids = np.asarray(ids if isinstance(ids, (np.ndarray, int, np.integer)) else list(ids), dtype=np.int64)
-        bad = ids[(ids < 0) | (ids >= self.size)]
-        if bad.size:
-            raise ValueError(f"neuron id(s) {bad[:5].tolist()} out of range: this model's neuron ids are "
-                             f"0..{self.size - 1} ({self.layers} layers × {self.units} units"
-                             f"{f' + feed-forward {self.layers - 1} × {self.ffn_units}' if self.ffn_units else ''})")
-        return ids
+        ffn = f" + feed-forward {self.layers - 1} × {self.ffn_units}" if self.ffn_units else ""
+        return check_ids(ids, self.size, f"{self.layers} layers × {self.units} units{ffn}")
 
     def layer_ids(self, layer: int, part: int = 0) -> np.ndarray:
         """Global ids of every neuron of one layer (hidden state, or feed-forward with ``part=1``)."""
