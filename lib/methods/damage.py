@@ -127,7 +127,8 @@ CLAIMS = {
     "cca_top_hurts_most": "zeroing CCA-top neurons hurts more than any LCA-top order",
     "lca_top_hurts_more_than_bottom": "every LCA-top order hurts more than every bottom order",
     "lca_top_hurts_more_than_random": "LCA-top neurons hurt more than random ones (on average over properties)",
-    "sem_hurts_more_than_pos": "LCA-top SEM neurons hurt more than LCA-top POS neurons",
+    "sem_hurts_more_than_pos": "LCA-top SEM neurons hurt more than LCA-top POS neurons (SEM here: automatic "
+                               "WordNet supersenses, not the paper's gold tags)",
 }
 
 
