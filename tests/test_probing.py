@@ -202,6 +202,31 @@ def test_warm_started_lambda_path_reaches_the_same_optima_as_independent_fits(pl
     assert search.table.iterations.sum() < 9 * FAST.max_iter
 
 
+@pytest.mark.parametrize("solver", ["owlqn", "fista"])
+def test_retraining_warm_started_from_the_full_probe_reaches_the_cold_optimum_faster(planted, solver):
+    data, _ = planted
+    settings = dataclasses.replace(FAST, solver=solver, l1=1e-3, l2=1e-3, tol=1e-5)
+    acts, labels = data.train[:2]
+    full = train_probe(acts, labels, settings=settings, progress=False)
+    keep = global_order(full.scaled_weights)[:30]
+    cold = train_probe(acts[:, keep], labels, settings=settings, progress=False)
+    warm = train_probe(acts[:, keep], labels, settings=settings, progress=False,
+                       init=(full.weights[:, keep], full.bias))
+    assert cold.converged and warm.converged
+    assert warm.objective == pytest.approx(cold.objective, rel=1e-4)
+    np.testing.assert_allclose(warm.weights, cold.weights, atol=1e-2 * np.abs(cold.weights).max())
+    assert warm.epochs_run < cold.epochs_run
+
+
+def test_warm_start_is_checked():
+    data, _ = synthetic_splits(n_words=300, n_neurons=8, n_labels=3, planted=1, seed=0)
+    acts, labels = data.train[:2]
+    with pytest.raises(ValueError, match="Adam"):
+        train_probe(acts, labels, settings=ADAM, progress=False, init=(np.zeros((3, 8)), np.zeros(3)))
+    with pytest.raises(ValueError, match=r"\(labels, neurons\) = \(3, 8\)"):
+        train_probe(acts, labels, settings=FAST, progress=False, init=(np.zeros((3, 5)), np.zeros(3)))
+
+
 def test_lambda_search_runs_with_adam(planted):
     data, _ = planted
     search = lambda_search(data.train[:2], data.dev[:2], grid=(0.0, 1.0),

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
+import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from lib.methods.ablation import (ablation_table, groups_of_test, minimal_set, results_dict, retrained_runs,
-                                  table_interval)
+from lib.methods.ablation import (ablation_table, groups_of_test, label_minimal_sets, minimal_set, results_dict,
+                                  retrained_runs, table_interval)
 from lib.methods.baselines import majority_correct
 from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
                                    verdict)
@@ -34,6 +37,7 @@ from lib.pipeline.cache import NPY, Format, artifact, cached, model_key, split_k
 from lib.pipeline.corpora import corpus_id
 from lib.pipeline.profiles import Profile, get_profile
 from lib.pipeline.properties import property_id
+from lib.progress import tqdm
 
 
 def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None) -> ProbeSettings:
@@ -133,6 +137,7 @@ def searched_lambdas(profile: str | Profile, model: str, corpus: str, prop: str,
 
 
 MINIMAL_SEARCH = {"exact_up_to": 32, "step_pct": 1.0}  # the minimal set: every size up to 32 neurons, then 1 % steps
+RETRAIN_START = "lca probe"  # retrained probes start from the LCA probe's weights (lib.methods.ablation.retrain)
 
 
 def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
@@ -155,7 +160,7 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         result = results_dict(table)
         result.update(_against_majority(p, probe, split))
         found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta,
-                            **MINIMAL_SEARCH)
+                            start=probe, **MINIMAL_SEARCH)
         result["minimal_set"] = {"neurons": found.neurons, "share": found.share, "retrainings": found.retrainings}
         chosen = selectivity(split, settings, seed=p.seed).interval(groups_of_test(split), p.probe.n_boot, p.seed)
         result["selectivity"] = chosen.estimate
@@ -170,10 +175,73 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
                              "replicated_at": list(p.probe.replicate_percentages), "verdict_pct": pct}
         return result
 
-    return cached(lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
-                           percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
-                           draws=p.probe.random_draws, n_boot=p.probe.n_boot,
-                           replicate=p.probe.replicate_percentages, minimal_search=MINIMAL_SEARCH), build)
+    return cached(_summary_path(p, model, corpus, prop, ranking, fill, lambdas), build)
+
+
+def _summary_path(p: Profile, model: str, corpus: str, prop: str, ranking: str, fill: str,
+                  lambdas: tuple[float, float] | None) -> Path:
+    return lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
+                    percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
+                    draws=p.probe.random_draws, n_boot=p.probe.n_boot, replicate=p.probe.replicate_percentages,
+                    minimal_search=MINIMAL_SEARCH, start=RETRAIN_START)
+
+
+def summaries(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
+              ranking: str = "scaled", fill: str = "zero", lambdas: tuple[float, float] | None = None,
+              jobs: int | None = None, progress: bool = True) -> dict[str, dict[str, dict]]:
+    """:func:`summary` of every (model, prop) as ``{model: {prop: entry}}``: cached pairs are read, the others
+    computed in ``jobs`` worker processes (default: one per CPU core; one on a GPU). Each probe runs on one CPU
+    thread (``lib.methods.probing``), so one process would leave the other cores idle. Activations are extracted here first, one model at a time, so that
+    no two workers extract the same model. Used in: 01_linguistic_correlation."""
+    from lib.methods.probing import device
+    from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
+
+    p = get_profile(profile)
+    pairs = [(model, prop) for model in models for prop in props]
+    todo = [(model, prop) for model, prop in pairs
+            if not _summary_path(p, model, corpus, prop, ranking, fill, lambdas).exists()]
+    for model in dict.fromkeys(model for model, _ in todo):
+        get_activations(p, model, corpus, progress=progress)
+    jobs = 1 if device() != "cpu" else max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    tasks = [(p, model, corpus, prop, ranking, fill, lambdas) for model, prop in todo]
+    bar = tqdm(total=len(todo), desc="LCA summaries", disable=not progress or not todo)
+    if jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            for _ in pool.imap_unordered(_summary_job, tasks):
+                bar.update(1)
+    else:
+        for task in tasks:
+            _summary_job(task)
+            bar.update(1)
+    bar.close()
+    found: dict[str, dict[str, dict]] = {}
+    for model, prop in pairs:
+        found.setdefault(model, {})[prop] = summary(p, model, corpus, prop, None, ranking, fill, lambdas)
+    return found
+
+
+def _summary_job(task: tuple) -> None:
+    p, model, corpus, prop, ranking, fill, lambdas = task
+    summary(p, model, corpus, prop, None, ranking, fill, lambdas)
+
+
+def label_minimal(profile: str | Profile, model: str, corpus: str, prop: str, data=None, exact_up_to: int = 32,
+                  step_pct: float = 1.0) -> pd.DataFrame:
+    """Per label of ``prop``, the minimal set of a one-vs-rest probe (``lib.methods.ablation.label_minimal_sets``
+    with the profile's probe settings and δ), searched one neuron at a time up to ``exact_up_to``, then in
+    ``step_pct`` % steps; cached by that grid, so a rerun of notebook 04 does not retrain its dozens of probes.
+    Used in: 04_localized_or_distributed."""
+    p = get_profile(profile)
+
+    def build() -> list[dict]:
+        split = _data(p, model, corpus, prop, data)
+        return label_minimal_sets(split, probe_settings(p), p.probe.minimal_set_delta, step_pct=step_pct,
+                                  exact_up_to=exact_up_to, progress=False).to_dict("records")
+
+    return pd.DataFrame(cached(lca_path(p, model, corpus, prop, "label_minimal_sets.json",
+                                        delta=p.probe.minimal_set_delta, exact_up_to=exact_up_to, step_pct=step_pct,
+                                        start=RETRAIN_START), build),
+                        columns=["label", "neurons", "share", "f1_all", "f1", "retrainings"])
 
 
 def _against_majority(p: Profile, probe: Probe, data) -> dict:
@@ -233,10 +301,12 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
         split = _data(p, model, corpus, prop, data)
         settings = probe_settings(p, lambdas)
         orders = {name: lca_order(p, model, corpus, prop, split, name, lambdas) for name in ("raw", "scaled")}
+        probe = lca_probe(p, model, corpus, prop, split, progress=False, lambdas=lambdas)
+        seeds = p.probe.seeds if settings.seeded else 1  # a converged probe ignores its seed
         groups, rows = groups_of_test(split), []
         for pct in p.probe.percentages:
             sets = {name: top(order, pct) for name, order in orders.items()}
-            found = {name: bootstrap_runs(retrained_runs(split, keep, settings, p.probe.seeds), groups,
+            found = {name: bootstrap_runs(retrained_runs(split, keep, settings, seeds, start=probe), groups,
                                           p.probe.n_boot, p.seed) for name, keep in sets.items()}
             rows.append({"pct": pct, "jaccard": jaccard(sets["raw"], sets["scaled"]),
                          **{f"{name}{end}": getattr(found[name], attr) for name in found
@@ -246,7 +316,7 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
 
     return pd.DataFrame(cached(lca_path(p, model, corpus, prop, "ranking_comparison.json", lambdas=lambdas,
                                         percentages=p.probe.percentages, seeds=p.probe.seeds,
-                                        n_boot=p.probe.n_boot), build))
+                                        n_boot=p.probe.n_boot, start=RETRAIN_START), build))
 
 RESOLVE = ("more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as "
            "MiniLM")
