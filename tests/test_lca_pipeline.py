@@ -1,6 +1,8 @@
-"""LCA as cached pipeline steps (lib.pipeline.lca): summaries computed by worker processes are the ones the notebook
-would compute in its own process, and cached pairs are read, not recomputed."""
-from lib.pipeline.lca import _summary_path, summaries, summary
+"""LCA as cached pipeline steps (lib.pipeline.lca): summaries and orders computed by worker processes are the ones
+the notebook would compute in its own process, and cached pairs are read, not recomputed."""
+import numpy as np
+
+from lib.pipeline.lca import _summary_path, lca_order, lca_orders, lca_path, summaries, summary
 from lib.pipeline.profiles import get_profile
 
 
@@ -15,3 +17,12 @@ def test_summaries_from_two_workers_equal_in_process_ones_and_are_cached(tiny_da
         path.unlink()
         assert summary(p, model, "brown", prop) == parallel[model][prop]
     assert parallel["en-de"]["pos"]["variant"]["ranking"] == "scaled"
+
+
+def test_orders_from_two_workers_equal_in_process_ones(tiny_data_dir):
+    p = get_profile("tiny")
+    parallel = lca_orders(p, ["en-de", "lm"], "brown", ["morph"], jobs=2, progress=False)
+    for model in ("en-de", "lm"):
+        lca_path(p, model, "brown", "morph", "order.npy", lambdas=None, ranking="scaled").unlink()
+        lca_path(p, model, "brown", "morph", "probe.npz", lambdas=None).unlink()
+        np.testing.assert_array_equal(lca_order(p, model, "brown", "morph"), parallel[model]["morph"])

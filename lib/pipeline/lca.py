@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -37,7 +35,7 @@ from lib.pipeline.cache import NPY, Format, artifact, cached, model_key, split_k
 from lib.pipeline.corpora import corpus_id
 from lib.pipeline.profiles import Profile, get_profile
 from lib.pipeline.properties import property_id
-from lib.progress import tqdm
+from lib.pipeline.workers import in_workers
 
 
 def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None) -> ProbeSettings:
@@ -190,39 +188,56 @@ def summaries(profile: str | Profile, models: Sequence[str], corpus: str, props:
               ranking: str = "scaled", fill: str = "zero", lambdas: tuple[float, float] | None = None,
               jobs: int | None = None, progress: bool = True) -> dict[str, dict[str, dict]]:
     """:func:`summary` of every (model, prop) as ``{model: {prop: entry}}``: cached pairs are read, the others
-    computed in ``jobs`` worker processes (default: one per CPU core; one on a GPU). Each probe runs on one CPU
-    thread (``lib.methods.probing``), so one process would leave the other cores idle. Activations are extracted here first, one model at a time, so that
-    no two workers extract the same model. Used in: 01_linguistic_correlation."""
-    from lib.methods.probing import device
-    from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
-
+    computed in ``jobs`` worker processes (``lib.pipeline.workers``; default one per CPU core). Used in:
+    01_linguistic_correlation."""
     p = get_profile(profile)
     pairs = [(model, prop) for model in models for prop in props]
     todo = [(model, prop) for model, prop in pairs
             if not _summary_path(p, model, corpus, prop, ranking, fill, lambdas).exists()]
-    for model in dict.fromkeys(model for model, _ in todo):
-        get_activations(p, model, corpus, progress=progress)
-    jobs = 1 if device() != "cpu" else max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    tasks = [(p, model, corpus, prop, ranking, fill, lambdas) for model, prop in todo]
-    bar = tqdm(total=len(todo), desc="LCA summaries", disable=not progress or not todo)
-    if jobs > 1:
-        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-            for _ in pool.imap_unordered(_summary_job, tasks):
-                bar.update(1)
-    else:
-        for task in tasks:
-            _summary_job(task)
-            bar.update(1)
-    bar.close()
+    _extract_first(p, [model for model, _ in todo], corpus, progress)
+    in_workers(_summary_step, [(p, model, corpus, prop, ranking, fill, lambdas) for model, prop in todo], jobs,
+               "LCA summaries", progress)
     found: dict[str, dict[str, dict]] = {}
     for model, prop in pairs:
         found.setdefault(model, {})[prop] = summary(p, model, corpus, prop, None, ranking, fill, lambdas)
     return found
 
 
-def _summary_job(task: tuple) -> None:
+def _summary_step(task: tuple) -> None:
     p, model, corpus, prop, ranking, fill, lambdas = task
     summary(p, model, corpus, prop, None, ranking, fill, lambdas)
+
+
+def lca_orders(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
+               ranking: str = "scaled", lambdas: tuple[float, float] | None = None, jobs: int | None = None,
+               progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`lca_order` of every (model, prop) as ``{model: {prop: order}}``: cached orders are read, the probes
+    behind the others trained in ``jobs`` worker processes (``lib.pipeline.workers``). Used in: 02, 04."""
+    p = get_profile(profile)
+    pairs = [(model, prop) for model in models for prop in props]
+    todo = [(model, prop) for model, prop in pairs
+            if not lca_path(p, model, corpus, prop, "order.npy", lambdas=lambdas, ranking=ranking).exists()]
+    _extract_first(p, [model for model, _ in todo], corpus, progress)
+    in_workers(_order_step, [(p, model, corpus, prop, ranking, lambdas) for model, prop in todo], jobs,
+               "LCA probes", progress)
+    found: dict[str, dict[str, np.ndarray]] = {}
+    for model, prop in pairs:
+        found.setdefault(model, {})[prop] = lca_order(p, model, corpus, prop, None, ranking, lambdas)
+    return found
+
+
+def _order_step(task: tuple) -> None:
+    p, model, corpus, prop, ranking, lambdas = task
+    lca_order(p, model, corpus, prop, None, ranking, lambdas)
+
+
+def _extract_first(p: Profile, models: Sequence[str], corpus: str, progress: bool) -> None:
+    """Extract (or check) each model's activations here, one model at a time, so that no two workers extract the
+    same model at once."""
+    from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
+
+    for model in dict.fromkeys(models):
+        get_activations(p, model, corpus, progress=progress)
 
 
 def label_minimal(profile: str | Profile, model: str, corpus: str, prop: str, data=None, exact_up_to: int = 32,
