@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -187,57 +187,71 @@ def _summary_path(p: Profile, model: str, corpus: str, prop: str, ranking: str, 
 def summaries(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
               ranking: str = "scaled", fill: str = "zero", lambdas: tuple[float, float] | None = None,
               jobs: int | None = None, progress: bool = True) -> dict[str, dict[str, dict]]:
-    """:func:`summary` of every (model, prop) as ``{model: {prop: entry}}``: cached pairs are read, the others
-    computed in ``jobs`` worker processes (``lib.pipeline.workers``; default one per CPU core). Used in:
-    01_linguistic_correlation."""
+    """:func:`summary` of every (model, prop) as ``{model: {prop: entry}}``, the missing ones computed in ``jobs``
+    worker processes (:func:`every_pair`). Used in: 01_linguistic_correlation."""
     p = get_profile(profile)
-    pairs = [(model, prop) for model in models for prop in props]
-    todo = [(model, prop) for model, prop in pairs
-            if not _summary_path(p, model, corpus, prop, ranking, fill, lambdas).exists()]
-    _extract_first(p, [model for model, _ in todo], corpus, progress)
-    in_workers(_summary_step, [(p, model, corpus, prop, ranking, fill, lambdas) for model, prop in todo], jobs,
-               "LCA summaries", progress)
-    found: dict[str, dict[str, dict]] = {}
-    for model, prop in pairs:
-        found.setdefault(model, {})[prop] = summary(p, model, corpus, prop, None, ranking, fill, lambdas)
-    return found
+    return every_pair(p, models, corpus, props, _summary_step, (ranking, fill, lambdas),
+                      lambda model, prop: _summary_path(p, model, corpus, prop, ranking, fill, lambdas),
+                      "LCA summaries", jobs, progress)
 
 
-def _summary_step(task: tuple) -> None:
+def _summary_step(task: tuple) -> dict:
     p, model, corpus, prop, ranking, fill, lambdas = task
-    summary(p, model, corpus, prop, None, ranking, fill, lambdas)
+    return summary(p, model, corpus, prop, None, ranking, fill, lambdas)
 
 
 def lca_orders(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
                ranking: str = "scaled", lambdas: tuple[float, float] | None = None, jobs: int | None = None,
                progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`lca_order` of every (model, prop) as ``{model: {prop: order}}``: cached orders are read, the probes
-    behind the others trained in ``jobs`` worker processes (``lib.pipeline.workers``). Used in: 02, 04."""
+    """:func:`lca_order` of every (model, prop) as ``{model: {prop: order}}``, the probes behind the missing ones
+    trained in ``jobs`` worker processes (:func:`every_pair`). Used in: 02, 04."""
     p = get_profile(profile)
-    pairs = [(model, prop) for model in models for prop in props]
-    todo = [(model, prop) for model, prop in pairs
-            if not lca_path(p, model, corpus, prop, "order.npy", lambdas=lambdas, ranking=ranking).exists()]
-    _extract_first(p, [model for model, _ in todo], corpus, progress)
-    in_workers(_order_step, [(p, model, corpus, prop, ranking, lambdas) for model, prop in todo], jobs,
-               "LCA probes", progress)
-    found: dict[str, dict[str, np.ndarray]] = {}
-    for model, prop in pairs:
-        found.setdefault(model, {})[prop] = lca_order(p, model, corpus, prop, None, ranking, lambdas)
-    return found
+    return every_pair(p, models, corpus, props, _order_step, (ranking, lambdas),
+                      lambda model, prop: lca_path(p, model, corpus, prop, "order.npy", lambdas=lambdas,
+                                                   ranking=ranking),
+                      "LCA probes", jobs, progress)
 
 
-def _order_step(task: tuple) -> None:
+def _order_step(task: tuple) -> np.ndarray:
     p, model, corpus, prop, ranking, lambdas = task
-    lca_order(p, model, corpus, prop, None, ranking, lambdas)
+    return lca_order(p, model, corpus, prop, None, ranking, lambdas)
 
 
-def _extract_first(p: Profile, models: Sequence[str], corpus: str, progress: bool) -> None:
-    """Extract (or check) each model's activations here, one model at a time, so that no two workers extract the
-    same model at once."""
+def layer_summaries(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
+                    lambdas: tuple[float, float] | None = None, jobs: int | None = None,
+                    progress: bool = True) -> dict[str, dict[str, dict]]:
+    """:func:`layer_summary` of every (model, prop) as ``{model: {prop: entry}}``, the missing ones computed in
+    ``jobs`` worker processes (:func:`every_pair`). Used in: 01_linguistic_correlation."""
+    p = get_profile(profile)
+    return every_pair(p, models, corpus, props, _layer_step, (lambdas,),
+                      lambda model, prop: _layer_path(p, model, corpus, prop, lambdas), "per-layer probes", jobs,
+                      progress)
+
+
+def _layer_step(task: tuple) -> dict:
+    p, model, corpus, prop, lambdas = task
+    return layer_summary(p, model, corpus, prop, lambdas=lambdas)
+
+
+def every_pair(p: Profile, models: Sequence[str], corpus: str, props: Sequence[str], step: Callable[[tuple], object],
+               args: tuple, path_of: Callable[[str, str], Path], desc: str, jobs: int | None = None,
+               progress: bool = True) -> dict[str, dict[str, object]]:
+    """``step((p, model, corpus, prop, *args))`` for every (model, prop) as ``{model: {prop: result}}``. Pairs
+    whose cache file ``path_of(model, prop)`` is missing are computed first in worker processes
+    (``lib.pipeline.workers``: a probe trains on one thread, so one process per core), after each of their models'
+    activations was extracted here, one model at a time, so that no two workers extract the same model; then every
+    result is read from its cache."""
     from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
 
-    for model in dict.fromkeys(models):
+    pairs = [(model, prop) for model in models for prop in props]
+    todo = [(model, prop) for model, prop in pairs if not path_of(model, prop).exists()]
+    for model in dict.fromkeys(model for model, _ in todo):
         get_activations(p, model, corpus, progress=progress)
+    in_workers(step, [(p, model, corpus, prop, *args) for model, prop in todo], jobs, desc, progress)
+    found: dict[str, dict[str, object]] = {}
+    for model, prop in pairs:
+        found.setdefault(model, {})[prop] = step((p, model, corpus, prop, *args))
+    return found
 
 
 def label_minimal(profile: str | Profile, model: str, corpus: str, prop: str, data=None, exact_up_to: int = 32,
@@ -301,7 +315,11 @@ def layer_summary(profile: str | Profile, model: str, corpus: str, prop: str, da
                 "intervals": {"layers": {row.layer: [float(row.low), float(row.high)] for row in table.itertuples()},
                               "embedding": None if emb is None else emb.as_list()}}
 
-    return cached(lca_path(p, model, corpus, prop, "layers.json", lambdas=lambdas, n_boot=p.probe.n_boot), build)
+    return cached(_layer_path(p, model, corpus, prop, lambdas), build)
+
+
+def _layer_path(p: Profile, model: str, corpus: str, prop: str, lambdas: tuple[float, float] | None) -> Path:
+    return lca_path(p, model, corpus, prop, "layers.json", lambdas=lambdas, n_boot=p.probe.n_boot)
 
 
 def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: str, data=None,
