@@ -237,17 +237,18 @@ def every_pair(p: Profile, models: Sequence[str], corpus: str, props: Sequence[s
                args: tuple, path_of: Callable[[str, str], Path], desc: str, jobs: int | None = None,
                progress: bool = True) -> dict[str, dict[str, object]]:
     """``step((p, model, corpus, prop, *args))`` for every (model, prop) as ``{model: {prop: result}}``. Pairs
-    whose cache file ``path_of(model, prop)`` is missing are computed first in worker processes
-    (``lib.pipeline.workers``: a probe trains on one thread, so one process per core), after each of their models'
-    activations was extracted here, one model at a time, so that no two workers extract the same model; then every
-    result is read from its cache."""
+    whose cache file ``path_of(model, prop)`` is missing are computed first in ``jobs`` worker processes (default:
+    the profile's ``probe.workers``; ``lib.pipeline.workers``: a probe trains on one thread, so one process per
+    core), after each of their models' activations was extracted here, one model at a time, so that no two workers
+    extract the same model; then every result is read from its cache."""
     from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
 
     pairs = [(model, prop) for model in models for prop in props]
     todo = [(model, prop) for model, prop in pairs if not path_of(model, prop).exists()]
     for model in dict.fromkeys(model for model, _ in todo):
         get_activations(p, model, corpus, progress=progress)
-    in_workers(step, [(p, model, corpus, prop, *args) for model, prop in todo], jobs, desc, progress)
+    in_workers(step, [(p, model, corpus, prop, *args) for model, prop in todo],
+               p.probe.workers if jobs is None else jobs, desc, progress)
     found: dict[str, dict[str, object]] = {}
     for model, prop in pairs:
         found.setdefault(model, {})[prop] = step((p, model, corpus, prop, *args))

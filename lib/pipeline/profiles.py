@@ -54,7 +54,8 @@ class ProbeSizes:
     the ``replicate_percentages`` (the verdict's 10 % in tiny and demo, where retrainings cost demo time). ``solver``
     and ``tol`` say how far each probe is optimised (``lib.methods.probing.ProbeSettings``): tiny and demo stop at
     tol 1e-3, measured +0.9 % above the optimum's objective (Adam early-stopped: +40 % and more), at about half the
-    passes of 1e-4."""
+    passes of 1e-4. ``workers`` processes train a batch of probes (``lib.pipeline.workers``): None for one per CPU
+    core; tiny uses 1, its probes take less time than a process takes to start."""
 
     train_sentences: int
     dev_sentences: int
@@ -74,6 +75,7 @@ class ProbeSizes:
     tol: float = 1e-4
     n_boot: int = 1000
     replicate_percentages: tuple[int, ...] = (10, 15, 20)
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ TINY = Profile(
     probe=ProbeSizes(train_sentences=200, dev_sentences=50, test_sentences=100, l1=1e-5, l2=1e-5, epochs=10,
                      batch_size=256, lr=1e-2, lambda_grid=(0.0, 1e-5, 1e-3, 1e-1), percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25, seeds=2, random_draws=2,
-                     replicate_percentages=(10,), tol=1e-3),
+                     replicate_percentages=(10,), tol=1e-3, workers=1),
     ablation=AblationSizes(step=0.1, max_share=0.2, test_sentences=20),
 )
 
