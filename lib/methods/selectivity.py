@@ -14,7 +14,7 @@ import numpy as np
 
 from lib.methods.ablation import retrained_correct
 from lib.methods.intervals import Interval, paired_difference
-from lib.methods.probing import ProbeSettings, Splits
+from lib.methods.probing import Probe, ProbeSettings, Splits
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,15 @@ class Selectivity:
         return paired_difference(self.property_correct, self.control_correct, groups, n_boot, seed, level)
 
 
-def selectivity(data, settings: ProbeSettings, neurons: Sequence[int] | None = None, seed: int = 0) -> Selectivity:
+def selectivity(data, settings: ProbeSettings, neurons: Sequence[int] | None = None, seed: int = 0,
+                start: Probe | None = None) -> Selectivity:
     """Train the same probe on the property and on its control task (on ``neurons``, default all), test both.
+    ``start``, the property's all-neuron probe, warm-starts the property side (``lib.methods.ablation.retrain``);
+    the control task always starts from zero.
 
     Used in: 01_linguistic_correlation.
     """
     keep = np.arange(np.asarray(data.train[0]).shape[1]) if neurons is None else np.asarray(neurons, dtype=np.int64)
-    hits = [retrained_correct(split, keep, settings) for split in (data, control_splits(data, seed))]
+    hits = [retrained_correct(data, keep, settings, start), retrained_correct(control_splits(data, seed), keep,
+                                                                             settings)]
     return Selectivity(float(hits[0].mean()), float(hits[1].mean()), hits[0], hits[1])
