@@ -240,13 +240,14 @@ def every_pair(p: Profile, models: Sequence[str], corpus: str, props: Sequence[s
     whose cache file ``path_of(model, prop)`` is missing are computed first in ``jobs`` worker processes (default:
     the profile's ``probe.workers``; ``lib.pipeline.workers``: a probe trains on one thread, so one process per
     core), after each of their models' activations was extracted here, one model at a time, so that no two workers
-    extract the same model; then every result is read from its cache."""
+    extract the same model; the widest models go first. Then every result is read from its cache."""
     from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
 
     pairs = [(model, prop) for model in models for prop in props]
     todo = [(model, prop) for model, prop in pairs if not path_of(model, prop).exists()]
-    for model in dict.fromkeys(model for model, _ in todo):
-        get_activations(p, model, corpus, progress=progress)
+    width = {model: get_activations(p, model, corpus, progress=progress).neuron_map.size
+             for model in dict.fromkeys(model for model, _ in todo)}
+    todo.sort(key=lambda pair: -width[pair[0]])  # widest first: no worker is left alone with a long one at the end
     in_workers(step, [(p, model, corpus, prop, *args) for model, prop in todo],
                p.probe.workers if jobs is None else jobs, desc, progress)
     found: dict[str, dict[str, object]] = {}
