@@ -126,9 +126,10 @@ def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSett
     each with a 95 % interval.
 
     Masking uses ``probe`` with the other neurons set to ``fill`` ("zero", the paper, or "mean"); retraining starts
-    from ``probe``'s weights on the kept neurons (:func:`retrain`) and trains ``seeds`` probes (seeds ``settings.seed``, +1, …) on top and bottom and one probe per random draw; random takes
-    ``draws`` seeded samples, at the percentages in ``replicate`` (default all; one seed and one draw elsewhere, to
-    save retrainings). Intervals resample test sentences and runs together (:func:`bootstrap_runs`).
+    from ``probe``'s weights on the kept neurons (:func:`retrain`) and trains ``seeds`` probes (seeds
+    ``settings.seed``, +1, …) on top and bottom and one probe per random draw; random takes ``draws`` seeded
+    samples, at the percentages in ``replicate`` (default all; one seed and one draw elsewhere, to save
+    retrainings). Intervals resample test sentences and runs together (:func:`bootstrap_runs`).
     Tidy table: method (all, masking, retraining), selection, pct, neurons, accuracy, low, high, runs, interval.
     The paper's Tables 2 and 4, plus the random baseline (Grains'). Used in: 01_linguistic_correlation.
     """

@@ -160,7 +160,8 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta,
                             start=probe, **MINIMAL_SEARCH)
         result["minimal_set"] = {"neurons": found.neurons, "share": found.share, "retrainings": found.retrainings}
-        chosen = selectivity(split, settings, seed=p.seed, start=probe).interval(groups_of_test(split), p.probe.n_boot, p.seed)
+        chosen = selectivity(split, settings, seed=p.seed, start=probe).interval(groups_of_test(split),
+                                                                                 p.probe.n_boot, p.seed)
         result["selectivity"] = chosen.estimate
         result["intervals"].update(selectivity=chosen.as_list(), majority=result.pop("majority_interval"),
                                    probe_minus_majority=result.pop("difference_interval"))
