@@ -79,6 +79,24 @@ def test_bleu_from_summed_statistics_is_sacrebleus_corpus_bleu():
         assert float(damage.bleu_from_totals(stats[part].sum(0))) == pytest.approx(expected, abs=1e-9)
 
 
+def test_unablated_scores_carry_bootstrap_intervals_around_sacrebleus_value(models):
+    found = evaluation.bleu_interval(models["en-de"], "tiny", n_boot=200)  # a tiny model's BLEU may well be 0
+    assert found.estimate == pytest.approx(evaluation.bleu(models["en-de"], "tiny"), abs=1e-9)
+    assert found.low <= found.estimate <= found.high
+    rng = np.random.default_rng(1)
+    words = "a dog cat runs on the grass man woman red ball plays".split()
+    refs = [" ".join(rng.choice(words, rng.integers(3, 12))) for _ in range(60)]
+    hyps = [" ".join(rng.choice(words, rng.integers(1, 12))) for _ in range(60)]
+    bleu = damage.metric_interval(evaluation.bleu_statistics(hyps, refs), "bleu", n_boot=200)
+    assert bleu.estimate == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs]).score, abs=1e-9)
+    assert bleu.low < bleu.estimate < bleu.high
+    ppl = evaluation.perplexity_interval(models["lm"], "tiny", n_boot=200)
+    assert ppl.estimate == pytest.approx(evaluation.perplexity(models["lm"], "tiny"), rel=1e-9)
+    assert ppl.low < ppl.estimate < ppl.high
+    stats = np.array([[10.0, 5.0]] * 50)  # every sentence alike: no spread to resample
+    assert damage.metric_interval(stats, "perplexity").as_list() == pytest.approx([np.exp(2.0)] * 2)
+
+
 def planted_sweep(n=200, seed=0):
     """Per-sentence perplexity statistics: "strong" raises every sentence's NLL by 30 %, "same" changes nothing."""
     rng = np.random.default_rng(seed)

@@ -73,6 +73,10 @@ def _check_00(results):
     assert set(results["bleu"]) == {"en-de", "en-fr", "en-cs"}
     assert all(0 <= b <= 100 for b in results["bleu"].values())
     assert results["perplexity"]["en"] > 1
+    for metric, values in (("bleu", results["bleu"]), ("perplexity", results["perplexity"])):
+        for name, value in values.items():
+            low, high = results["intervals"][metric][name]
+            assert low <= value <= high
 
 
 VERDICTS = ("higher", "lower", "not resolved")

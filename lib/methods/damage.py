@@ -6,7 +6,8 @@ layout) or the language model's negative log-likelihood and piece count (``[nll,
 perplexity are sums of these, so a bootstrap over test sentences is a weighted sum: every order and every point is
 resampled with the same sentences (paired), and differences between orders get intervals of their own.
 **Damage** of an order is its mean harm over the points k > 0 of its curve: BLEU points lost, or log-perplexity
-gained. Used in: 03_ablation_in_the_model.
+gained. The unablated scores get their own interval (:func:`metric_interval`). Used in: 00_data_and_models,
+03_ablation_in_the_model.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from lib.methods.intervals import Interval
 
 METRICS = ("bleu", "perplexity")
 VERDICTS = ("holds", "fails", "not resolved")
@@ -54,6 +57,22 @@ def metric_from_totals(totals: np.ndarray, metric: str) -> np.ndarray:
         return bleu_from_totals(totals)
     totals = np.asarray(totals, dtype=np.float64)
     return np.exp(totals[..., 0] / totals[..., 1])
+
+
+def metric_interval(stats: np.ndarray, metric: str, n_boot: int = 1000, seed: int = 0, level: float = 0.95
+                    ) -> Interval:
+    """Corpus BLEU or perplexity of per-sentence statistics ``stats`` [sentences, k] with a percentile bootstrap
+    interval over the sentences (``n_boot`` resamples, seeded). Used in: 00_data_and_models."""
+    stats = np.asarray(stats, dtype=np.float64)
+    n = stats.shape[0]
+    if n == 0:
+        raise ValueError("metric_interval needs at least one sentence")
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+    samples = metric_from_totals(weights @ stats, metric)
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return Interval(float(metric_from_totals(stats.sum(0), metric)), float(low), float(high), n,
+                    f"{metric}: percentile bootstrap over {n} sentences, {n_boot} resamples, {level:.0%}")
 
 
 def harm(values: np.ndarray, base: np.ndarray, metric: str) -> np.ndarray:

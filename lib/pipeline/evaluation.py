@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from sacrebleu.metrics import BLEU
 
+from lib.methods.damage import metric_interval
+from lib.methods.intervals import Interval
 from lib.pipeline.corpora import multi30k
 from lib.pipeline.decoding import beam_search
 from lib.pipeline.profiles import Profile, get_profile
@@ -57,6 +59,25 @@ def bleu(trained, profile: str | Profile, zero: Iterable[int] | None = None) -> 
     src, tgt = trained.spec.langs
     test = multi30k("test_2016_flickr", [src, tgt], p)
     return score_bleu(translate(trained, test[src], zero, beam=p.nmt.beam), test[tgt])
+
+
+def bleu_interval(trained, profile: str | Profile, n_boot: int = 1000, seed: int = 0) -> Interval:
+    """:func:`bleu` with its 95 % bootstrap interval over the test sentences (sacrebleu's per-sentence statistics
+    resampled, :func:`lib.methods.damage.metric_interval`). Used in: 00_data_and_models."""
+    p = get_profile(profile)
+    if trained.tgt_vocab is None:
+        raise ValueError(f"model {trained.name!r} is a language model; BLEU needs an NMT model")
+    src, tgt = trained.spec.langs
+    test = multi30k("test_2016_flickr", [src, tgt], p)
+    stats = bleu_statistics(translate(trained, test[src], beam=p.nmt.beam), test[tgt])
+    return metric_interval(stats, "bleu", n_boot, seed)
+
+
+def perplexity_interval(trained, profile: str | Profile, n_boot: int = 1000, seed: int = 0) -> Interval:
+    """:func:`perplexity` with its 95 % bootstrap interval over the test sentences. Used in: 00_data_and_models."""
+    p = get_profile(profile)
+    stats = nll_statistics(trained, multi30k("test_2016_flickr", ["en"], p)["en"])
+    return metric_interval(stats[stats[:, 1] > 0], "perplexity", n_boot, seed)
 
 
 def score_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
