@@ -241,8 +241,8 @@ def localization(neurons: Sequence[int], reference: Interval) -> list[str]:
                     np.where(sizes > reference.high, "distributed", "like random weights")).tolist()
 
 
-RESOLVE_BY = ("more test sentences and probe seeds (the `paper` profile), or a stronger model such as MiniLM "
-              "(`model_spec(profile, \"minilm\")`)")
+RESOLVE_BY = ("more test sentences and probe seeds (the `paper` profile), or the question asked of a stronger model "
+              "alone, such as MiniLM (`models = [\"minilm\"]`)")
 """What would resolve a verdict that the intervals leave open, named in every "not resolved" answer."""
 
 

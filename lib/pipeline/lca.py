@@ -354,6 +354,7 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
                                         percentages=p.probe.percentages, seeds=p.probe.seeds,
                                         n_boot=p.probe.n_boot, start=RETRAIN_START), build))
 
+
 RESOLVE = ("more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as "
            "MiniLM")
 
