@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-# Labels come from corpora (Brown's "PP$", "WP$") and are drawn as written, never parsed as TeX math.
+# Labels come from corpora (Brown's "PP$$") and are drawn as written, never parsed as TeX math.
 plt.rcParams["text.parse_math"] = False
+
 
 def plot_label_distribution(counts: Counter, title: str, top: int = 25, ax: plt.Axes | None = None,
                             max_chars: int = 32) -> plt.Axes:

@@ -53,24 +53,24 @@ def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = No
 
 def bleu(trained, profile: str | Profile, zero: Iterable[int] | None = None) -> float:
     """Corpus BLEU on the profile's slice of Multi30K test_2016_flickr, beam ``profile.nmt.beam``."""
-    p = get_profile(profile)
-    if trained.tgt_vocab is None:
-        raise ValueError(f"model {trained.name!r} is a language model; BLEU needs an NMT model")
-    src, tgt = trained.spec.langs
-    test = multi30k("test_2016_flickr", [src, tgt], p)
-    return score_bleu(translate(trained, test[src], zero, beam=p.nmt.beam), test[tgt])
+    return score_bleu(*_test_translations(trained, profile, zero))
 
 
 def bleu_interval(trained, profile: str | Profile, n_boot: int = 1000, seed: int = 0) -> Interval:
     """:func:`bleu` with its 95 % bootstrap interval over the test sentences (sacrebleu's per-sentence statistics
     resampled, :func:`lib.methods.damage.metric_interval`). Used in: 00_data_and_models."""
+    return metric_interval(bleu_statistics(*_test_translations(trained, profile)), "bleu", n_boot, seed)
+
+
+def _test_translations(trained, profile: str | Profile, zero: Iterable[int] | None = None
+                       ) -> tuple[list[str], list[str]]:
+    """The beam-search translations of the profile's test slice and their references."""
     p = get_profile(profile)
     if trained.tgt_vocab is None:
         raise ValueError(f"model {trained.name!r} is a language model; BLEU needs an NMT model")
     src, tgt = trained.spec.langs
     test = multi30k("test_2016_flickr", [src, tgt], p)
-    stats = bleu_statistics(translate(trained, test[src], beam=p.nmt.beam), test[tgt])
-    return metric_interval(stats, "bleu", n_boot, seed)
+    return translate(trained, test[src], zero, beam=p.nmt.beam), list(test[tgt])
 
 
 def perplexity_interval(trained, profile: str | Profile, n_boot: int = 1000, seed: int = 0) -> Interval:
