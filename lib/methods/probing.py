@@ -253,34 +253,57 @@ def _standardise(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass(frozen=True, eq=False)
 class _Design:
-    """Standardised training data on the device: ``X`` words × neurons, ``Y`` label ids, column ``mu`` and
-    ``sigma`` of the raw activations, the number of labels."""
+    """Standardised training data on the device, stored **transposed**: ``XT`` neurons × words (row-major), ``Y``
+    label ids, column ``mu`` and ``sigma`` of the raw activations, the number of labels. Logits are kept as labels ×
+    words. With so few labels, both products a solver iteration needs run twice as fast in this layout on one CPU
+    thread (80k × 1024 × 12: 154 against 329 ms per gradient), and softmax over the label axis 30× faster."""
 
-    X: torch.Tensor
+    XT: torch.Tensor
     Y: torch.Tensor
     mu: torch.Tensor
     sigma: torch.Tensor
     n_classes: int
 
+    @property
+    def n_words(self) -> int:
+        """Training words (columns of ``XT``)."""
+        return self.XT.shape[1]
+
+    @property
+    def n_neurons(self) -> int:
+        """Neurons (rows of ``XT``)."""
+        return self.XT.shape[0]
+
+    def logits(self, V: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Logits labels × words of standardised weights ``V`` (neurons × labels) and bias ``c``."""
+        return torch.addmm(c[:, None], V.T, self.XT)
+
+    def back(self, G: torch.Tensor) -> torch.Tensor:
+        """Xᵀ·G as neurons × labels, for ``G`` labels × words (a gradient with respect to the logits)."""
+        return (G @ self.XT.T).T
+
 
 def _design(acts: np.ndarray, y: np.ndarray, n_classes: int) -> _Design:
+    """Standardise ``acts`` into a new transposed tensor (the caller's array is never written)."""
     dev = device()
-    X = _tensor(acts, dev)
-    if X.data_ptr() == np.asarray(acts).ctypes.data:
-        X = X.clone()  # standardised in place below: never write into the caller's array
-    mu, sigma = _standardise(X)
-    return _Design(X=X, Y=torch.from_numpy(np.asarray(y, dtype=np.int64)).to(dev), mu=mu, sigma=sigma,
+    XT = torch.from_numpy(np.asarray(acts, dtype=np.float32)).to(dev).T.contiguous()
+    mu = XT.mean(1)
+    XT.sub_(mu[:, None])
+    sigma = torch.linalg.vector_norm(XT, dim=1) / math.sqrt(max(XT.shape[1] - 1, 1))
+    sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+    XT.div_(sigma[:, None])
+    return _Design(XT=XT, Y=torch.from_numpy(np.asarray(y, dtype=np.int64)).to(dev), mu=mu, sigma=sigma,
                    n_classes=n_classes)
 
 
 def _standardised_start(design: _Design, weights: np.ndarray, bias: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Raw-space (weights labels × neurons, bias) as the solvers' standardised (V = W·σ neurons × labels,
     c = bias + W·μ): the same logits on the design's words."""
-    W = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=design.X.device)
-    if W.shape != (design.n_classes, design.X.shape[1]):
+    W = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=design.XT.device)
+    if W.shape != (design.n_classes, design.n_neurons):
         raise ValueError(f"train_probe: init weights have shape {tuple(W.shape)}, need (labels, neurons) = "
-                         f"{(design.n_classes, design.X.shape[1])}")
-    c = torch.as_tensor(np.asarray(bias, dtype=np.float32), device=design.X.device) + design.mu @ W.T
+                         f"{(design.n_classes, design.n_neurons)}")
+    c = torch.as_tensor(np.asarray(bias, dtype=np.float32), device=design.XT.device) + design.mu @ W.T
     return (W * design.sigma).T.contiguous(), c
 
 
@@ -304,18 +327,18 @@ def _raw(design: _Design, V: torch.Tensor, c: torch.Tensor, iters: int, obj: flo
 
 
 def _smooth(design: _Design, Z: torch.Tensor, V: torch.Tensor, l2: torch.Tensor) -> torch.Tensor:
-    """Mean CE of logits Z (words × labels) + Σ l2 V², in float64 (a 0-d tensor)."""
-    ce = torch.logsumexp(Z, 1) - Z.gather(1, design.Y[:, None])[:, 0]
+    """Mean CE of logits Z (labels × words) + Σ l2 V², in float64 (a 0-d tensor)."""
+    ce = torch.logsumexp(Z, 0) - Z.gather(0, design.Y[None, :])[0]
     return ce.double().mean() + (l2 * V * V).double().sum()
 
 
-def _lipschitz(X: torch.Tensor, steps: int = 20) -> float:
-    """A power-iteration estimate of the largest eigenvalue of XᵀX / n (X words × neurons), seeded and cheap
+def _lipschitz(XT: torch.Tensor, steps: int = 20) -> float:
+    """A power-iteration estimate of the largest eigenvalue of XᵀX / n (``XT`` neurons × words), seeded and cheap
     (2 n·d per step). It starts the backtracking of :func:`_fista`, which corrects an underestimate."""
-    v = torch.ones(X.shape[1], device=X.device) / math.sqrt(X.shape[1])
+    v = torch.ones(XT.shape[0], device=XT.device) / math.sqrt(XT.shape[0])
     lam = 1.0
     for _ in range(steps):
-        w = X.T @ (X @ v) / X.shape[0]
+        w = XT @ (v @ XT) / XT.shape[1]
         lam = float(w.norm())
         v = w / max(lam, 1e-12)
     return lam
@@ -337,32 +360,32 @@ def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
     logits, so one iteration costs one X·V and one Xᵀ·G, plus one X·V per backtracking step.
     Returns V, c, iterations, the objective at V, c, and whether the stopping rule was met.
     """
-    X, Y, n = design.X, design.Y, design.X.shape[0]
-    d, k = X.shape[1], design.n_classes
+    XT, Y, n = design.XT, design.Y, design.n_words
+    d, k = design.n_neurons, design.n_classes
     l1v, l2v = (l1 / design.sigma)[:, None], (l2 / design.sigma ** 2)[:, None]
-    V = init[0].clone() if init else torch.zeros(d, k, device=X.device)
-    c = init[1].clone() if init else torch.zeros(k, device=X.device)
-    Z = X @ V + c
+    V = init[0].clone() if init else torch.zeros(d, k, device=XT.device)
+    c = init[1].clone() if init else torch.zeros(k, device=XT.device)
+    Z = design.logits(V, c)
     F = float(_smooth(design, Z, V, l2v) + (l1v * V.abs()).double().sum())
     Vp, cp, Zp = V, c, Z
-    L = 0.5 * max(_lipschitz(X), 1.0) + 2 * float(l2v.max())
+    L = 0.5 * max(_lipschitz(XT), 1.0) + 2 * float(l2v.max())
     t, converged, it = 1.0, False, 0
-    rows = torch.arange(n, device=X.device)
+    rows = torch.arange(n, device=XT.device)
     bar = tqdm(total=max_iter, desc="probe", leave=False, disable=not progress)
     for it in range(1, max_iter + 1):
         t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
         beta = (t - 1) / t_next
         Vy, cy, Zy = V + beta * (V - Vp), c + beta * (c - cp), Z + beta * (Z - Zp)
-        P = torch.softmax(Zy, 1)
+        P = torch.softmax(Zy, 0)
         fy = _smooth(design, Zy, Vy, l2v)
-        P[rows, Y] -= 1.0
+        P[Y, rows] -= 1.0
         P /= n
-        gV, gc = torch.addcmul(X.T @ P, Vy, l2v, value=2.0), P.sum(0)
+        gV, gc = torch.addcmul(design.back(P), Vy, l2v, value=2.0), P.sum(1)
         while True:
             U = Vy - gV / L
             Vn = U.sign() * (U.abs() - l1v / L).clamp_(min=0)
             cn = cy - gc / L
-            Zn = X @ Vn + cn
+            Zn = design.logits(Vn, cn)
             fn = _smooth(design, Zn, Vn, l2v)
             D, dc = Vn - Vy, cn - cy
             step2 = float((D * D).double().sum() + (dc * dc).double().sum())
@@ -385,11 +408,11 @@ def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
 
 
 def _flat_grad(design: _Design, Z: torch.Tensor, V: torch.Tensor, l2: torch.Tensor) -> torch.Tensor:
-    """Gradient of mean CE + Σ l2 V² at logits Z (words × labels) and V, flat: V's (neurons × labels), then c's."""
-    P = torch.softmax(Z, 1)
-    P[torch.arange(len(P), device=P.device), design.Y] -= 1.0
-    P /= len(P)
-    return torch.cat([torch.addcmul(design.X.T @ P, V, l2, value=2.0).reshape(-1), P.sum(0)])
+    """Gradient of mean CE + Σ l2 V² at logits Z (labels × words) and V, flat: V's (neurons × labels), then c's."""
+    P = torch.softmax(Z, 0)
+    P[design.Y, torch.arange(P.shape[1], device=P.device)] -= 1.0
+    P /= P.shape[1]
+    return torch.cat([torch.addcmul(design.back(P), V, l2, value=2.0).reshape(-1), P.sum(1)])
 
 
 def _pseudo_gradient(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -423,17 +446,17 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
     ``memory`` (s, y) pairs: 30 took 96 iterations where 10 took 134 (10k × 256 × 40, tol 1e-4).
     Returns V, c, iterations, the objective at V, c, and whether the stopping rule was met.
     """
-    X, d, k = design.X, design.X.shape[1], design.n_classes
+    d, k, on = design.n_neurons, design.n_classes, design.XT.device
     l2v = (l2 / design.sigma ** 2)[:, None]
-    w = torch.cat([(l1 / design.sigma)[:, None].expand(d, k).reshape(-1), torch.zeros(k, device=X.device)])
-    x = torch.cat([init[0].reshape(-1), init[1]]) if init else torch.zeros(d * k + k, device=X.device)
+    w = torch.cat([(l1 / design.sigma)[:, None].expand(d, k).reshape(-1), torch.zeros(k, device=on)])
+    x = torch.cat([init[0].reshape(-1), init[1]]) if init else torch.zeros(d * k + k, device=on)
 
     def split(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return v[:d * k].view(d, k), v[d * k:]
 
     def evaluate(v: torch.Tensor) -> tuple[float, torch.Tensor]:
         V, c = split(v)
-        Z = X @ V + c
+        Z = design.logits(V, c)
         return float(_smooth(design, Z, V, l2v) + (w * v.abs()).double().sum()), Z
 
     F, Z = evaluate(x)
