@@ -129,6 +129,16 @@ def test_adam_early_stopping_keeps_the_best_dev_epoch(planted, adam_probe):
     assert adam_probe.dev_accuracy == pytest.approx(dev_acc, abs=1e-6)
 
 
+@pytest.mark.parametrize("solver", ["owlqn", "fista", "adam"])
+@pytest.mark.parametrize("neurons", [1, 5])
+def test_training_leaves_the_callers_activations_untouched(planted, solver, neurons):
+    data, _ = planted
+    acts = np.ascontiguousarray(data.train[0][:, :neurons])
+    before = acts.copy()
+    train_probe(acts, data.train[1], settings=dataclasses.replace(FAST, solver=solver), progress=False)
+    np.testing.assert_array_equal(acts, before)
+
+
 def test_bad_settings_are_explained():
     with pytest.raises(ValueError, match="known: owlqn, fista, adam"):
         ProbeSettings(solver="sgd")

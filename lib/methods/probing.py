@@ -286,7 +286,10 @@ class _Design:
 def _design(acts: np.ndarray, y: np.ndarray, n_classes: int) -> _Design:
     """Standardise ``acts`` into a new transposed tensor (the caller's array is never written)."""
     dev = device()
-    XT = torch.from_numpy(np.asarray(acts, dtype=np.float32)).to(dev).T.contiguous()
+    X = torch.from_numpy(np.asarray(acts, dtype=np.float32)).to(dev)
+    XT = X.T.contiguous()
+    if XT.data_ptr() == X.data_ptr():
+        XT = XT.clone()  # one neuron or one word: the transpose is a view, and it is standardised in place below
     mu = XT.mean(1)
     XT.sub_(mu[:, None])
     sigma = torch.linalg.vector_norm(XT, dim=1) / math.sqrt(max(XT.shape[1] - 1, 1))
