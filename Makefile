@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= demo
+# `make demo FROM_SCRATCH=1` trains the demo models instead of installing the checkpoints shipped in checkpoints/demo/.
+TRAINING_FLAGS := $(if $(FROM_SCRATCH),--from-scratch)
 # Offline copies of UD EWT and Multi30K: our machines and CI have them beside the checkout.
 SHARED_MIRROR := $(abspath $(wildcard ../shared/data))
 export GRAINS_DATA_MIRROR ?= $(SHARED_MIRROR)
@@ -19,7 +21,7 @@ corpora: $(BIN)/.installed
 	$(BIN)/python -m lib.pipeline.corpora fetch
 
 demo: corpora
-	$(BIN)/python -m lib.pipeline.training --profile $(PROFILE) --jobs 2
+	$(BIN)/python -m lib.pipeline.training --profile $(PROFILE) --jobs 2 $(TRAINING_FLAGS)
 	$(BIN)/python -m lib.runner --profile $(PROFILE)
 
 test: corpora chromium

@@ -45,6 +45,7 @@ class ModelSizes:
     clip_norm: float = 1.0
     label_smoothing: float = 0.0
     batch_tokens: int = 0  # when > 0, a batch also holds at most this many padded pieces (source + target)
+    stored: str = "float32"  # precision of the final weights: "float16" halves the checkpoints the demo ships
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,9 @@ DEMO = Profile(
                         multi30k_test=None),
     nmt=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=3,
                    batch_size=64, lr=3e-3, max_len=80, beam=4, warmup_steps=300, clip_norm=1.0,
-                   label_smoothing=0.1),
+                   label_smoothing=0.1, stored="float16"),
     lm=ModelSizes(src_vocab=4000, tgt_vocab=4000, emb=128, hidden=128, layers=2, dropout=0.1, epochs=3,
-                  batch_size=64, lr=3e-3, max_len=80, beam=1, warmup_steps=300, clip_norm=1.0),
+                  batch_size=64, lr=3e-3, max_len=80, beam=1, warmup_steps=300, clip_norm=1.0, stored="float16"),
     probe=ProbeSizes(train_sentences=4000, dev_sentences=500, test_sentences=1000, l1=1e-5, l2=1e-5, epochs=20,
                      batch_size=1024, lr=5e-3, lambda_grid=LAMBDA_GRID, percentages=(10, 15, 20),
                      minimal_set_delta=0.005, salient_mass=0.25, seeds=2, random_draws=3,

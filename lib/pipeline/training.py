@@ -3,8 +3,10 @@
 ``load_model(profile, name)`` returns the cached trained model of a profile or trains it. Every epoch writes
 ``last.pt`` (model, optimizer, schedule, RNG state, history) atomically, so an interrupted run resumes from the last
 finished epoch and ends with the same weights as an uninterrupted one; the weights with the best dev loss are kept as
-the final model. Models live in ``models_dir(profile)/<name>-<config key>/`` and a checkpoint whose stored
-configuration differs from the requested one is refused, never silently loaded. A replicate ("en-de.r2") trains on
+the final model, in the profile's ``stored`` precision. Models live in ``models_dir(profile)/<name>-<config key>/`` and
+a checkpoint whose stored configuration differs from the requested one is refused, never silently loaded; a model
+shipped in ``checkpoints/<profile>/`` with the same configuration is installed instead of trained
+(:mod:`lib.pipeline.shipped`). A replicate ("en-de.r2") trains on
 its seeded third of the pair's training data. ``python -m lib.pipeline.training --profile demo --jobs 2`` trains
 every model of a profile in parallel worker processes with progress lines (``make demo`` runs it first).
 Used in: 00_data_and_models and every notebook that needs a model.
@@ -106,28 +108,50 @@ def build_model(config: dict, src_size: int, tgt_size: int | None = None) -> nn.
     return NMT(src_size, tgt_size, s["emb"], s["hidden"], s["layers"], s["dropout"])
 
 
-def load_model(profile: str | Profile, model: str | ModelSpec, progress: bool = True) -> Trained:
-    """A trained model of ``profile`` ("en-de", "en-fr", "en-cs", "lm", ...): cached, resumed or trained."""
+def load_model(profile: str | Profile, model: str | ModelSpec, progress: bool = True, shipped: bool = True
+               ) -> Trained:
+    """A trained model of ``profile`` ("en-de", "en-fr", "en-cs", "lm", ...): cached, installed from the
+    checkpoints shipped in the repository (``shipped``, when one matches its configuration and vocabularies; see
+    :mod:`lib.pipeline.shipped`), resumed or trained."""
+    from lib.pipeline import shipped as shipped_checkpoints
+
+    p = get_profile(profile)
+    spec = model_spec(p, model)
+    config = model_config(p, spec)
+    folder = model_folder(p, spec)
+    src_vocab = vocab_for(p, spec.source_lang)
+    tgt_vocab = None if spec.target_lang is None else vocab_for(p, spec.target_lang)
+    model = build_model(config, src_vocab.size, tgt_vocab.size if tgt_vocab else None)
+    if not (folder / "model.pt").is_file() and not (
+            shipped and shipped_checkpoints.install(p, spec.name, config, folder, progress=bool(progress))):
+        train(model, config, *training_data(p, spec, src_vocab, tgt_vocab), folder, progress)
+    final = load_checkpoint(folder / "model.pt", config)
+    model.load_state_dict(final["model"])
+    return Trained(spec, model.to(device()).eval(), src_vocab, tgt_vocab, config, tuple(final["history"]))
+
+
+def model_folder(profile: str | Profile, model: str | ModelSpec) -> Path:
+    """Where a trained model of ``profile`` lives: ``models_dir(profile)/<name>-<config key>/``."""
+    p = get_profile(profile)
+    spec = model_spec(p, model)
+    return models_dir(p) / f"{spec.name}-{config_key(model_config(p, spec))}"
+
+
+def training_data(profile: str | Profile, model: str | ModelSpec, src_vocab: Vocab, tgt_vocab: Vocab | None
+                  ) -> tuple[list[Example], list[Example]]:
+    """The training and dev examples of ``model``: its Multi30K slice as piece ids (a replicate: its third)."""
     from lib.pipeline.corpora import multi30k
 
     p = get_profile(profile)
     spec = model_spec(p, model)
     config = model_config(p, spec)
-    folder = models_dir(p) / f"{spec.name}-{config_key(config)}"
-    src_vocab = vocab_for(p, spec.source_lang)
-    tgt_vocab = None if spec.target_lang is None else vocab_for(p, spec.target_lang)
-    model = build_model(config, src_vocab.size, tgt_vocab.size if tgt_vocab else None)
-    if not (folder / "model.pt").is_file():
-        langs = list(spec.langs)
-        train_set, dev_set = (encode_examples(multi30k(split, langs, p), langs, src_vocab, tgt_vocab,
-                                              config["sizes"]["max_len"]) for split in ("train", "val"))
-        if "replicate" in config:
-            r = config["replicate"]
-            train_set = replicate_part(train_set, r["part"], r["parts"], r["split_seed"])
-        train(model, config, train_set, dev_set, folder, progress)
-    final = load_checkpoint(folder / "model.pt", config)
-    model.load_state_dict(final["model"])
-    return Trained(spec, model.to(device()).eval(), src_vocab, tgt_vocab, config, tuple(final["history"]))
+    langs = list(spec.langs)
+    train_set, dev_set = (encode_examples(multi30k(split, langs, p), langs, src_vocab, tgt_vocab,
+                                          config["sizes"]["max_len"]) for split in ("train", "val"))
+    if "replicate" in config:
+        r = config["replicate"]
+        train_set = replicate_part(train_set, r["part"], r["parts"], r["split_seed"])
+    return train_set, dev_set
 
 
 def encode_examples(texts: dict[str, list[str]], langs: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab | None,
@@ -233,9 +257,7 @@ def train(model: nn.Module, config: dict, train_set: Sequence[Example], dev_set:
     if not train_set or not dev_set:
         raise ValueError(f"cannot train {config['name']}: {len(train_set)} training and {len(dev_set)} dev examples")
     model.to(dev)
-    steps_per_epoch = len(batches(train_set, s["batch_size"], None, s["batch_tokens"]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(s, steps_per_epoch * s["epochs"]))
+    optimizer, scheduler = optimisation(model, s, train_set)
     history, best = [], math.inf
     torch.manual_seed(config["seed"])
     if (folder / "last.pt").is_file():
@@ -266,8 +288,45 @@ def train(model: nn.Module, config: dict, train_set: Sequence[Example], dev_set:
             print(f"{config['name']} epoch {epoch + 1}/{s['epochs']}: train loss {train_loss:.3f}, dev loss "
                   f"{loss:.3f}, {history[-1]['minutes']:.1f} min; about {left:.1f} min left", flush=True)
     final = load_checkpoint(folder / "best.pt", config)
-    _save(folder / "model.pt", {**final, "history": history})
+    stored = getattr(torch, s["stored"])
+    _save(folder / "model.pt", {**final, "model": {k: v.to(stored) for k, v in final["model"].items()},
+                                "history": history})
     return history
+
+
+def optimisation(model: nn.Module, sizes: dict, train_set: Sequence[Example]):
+    """Adam and its learning-rate schedule (warmup, linear decay over every epoch's batches) for ``model``."""
+    steps_per_epoch = len(batches(train_set, sizes["batch_size"], None, sizes["batch_tokens"]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=sizes["lr"])
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(sizes, steps_per_epoch * sizes["epochs"]))
+
+
+def fingerprint(profile: str | Profile, model: str | ModelSpec, steps: int = 8) -> dict:
+    """What the first ``steps`` batches of ``model``'s training run do, as :func:`train` runs them from scratch: the
+    loss of each batch, and the projections of the initial weights and of their update onto a fixed random ±1
+    vector. A fingerprint of everything that made a checkpoint (data slice, vocabularies, initial weights, batch
+    order, dropout, optimiser, schedule), taken in seconds instead of a whole training.
+    Used in: lib.pipeline.shipped (the manifest) and tests/test_shipped.py."""
+    p = get_profile(profile)
+    spec = model_spec(p, model)
+    config = model_config(p, spec)
+    s = config["sizes"]
+    src_vocab = vocab_for(p, spec.source_lang)
+    tgt_vocab = None if spec.target_lang is None else vocab_for(p, spec.target_lang)
+    train_set, _ = training_data(p, spec, src_vocab, tgt_vocab)
+    net = build_model(config, src_vocab.size, tgt_vocab.size if tgt_vocab else None).to(device())
+    start = _flat(net)
+    signs = torch.from_numpy(np.random.default_rng(0).integers(0, 2, start.numel()) * 2.0 - 1.0)
+    optimizer, scheduler = optimisation(net, s, train_set)
+    torch.manual_seed(config["seed"])
+    order = batches(train_set, s["batch_size"], np.random.default_rng([config["seed"], 0]), s["batch_tokens"])
+    losses = [run_epoch(net, train_set, [idx], optimizer, scheduler, s, "", False) for idx in order[:steps]]
+    return {"losses": losses, "start": float(start @ signs), "update": float((_flat(net) - start) @ signs)}
+
+
+def _flat(model: nn.Module) -> Tensor:
+    """Every weight of ``model`` in one float64 vector (state-dict order)."""
+    return torch.cat([v.detach().double().flatten().cpu() for v in model.state_dict().values()])
 
 
 def run_epoch(model: nn.Module, examples: Sequence[Example], order: list[list[int]], optimizer, scheduler,
@@ -310,29 +369,39 @@ def _save(path: Path, obj: dict) -> None:
         torch.save(obj, tmp)
 
 
-def train_all(profile: str | Profile, names: Sequence[str] | None = None, jobs: int = 1) -> None:
-    """Train (or resume) the models ``names`` (default: every trainable model of ``profile``) in ``jobs`` worker
-    processes of ``cpu_count // jobs`` threads each, printing progress lines; already trained models are skipped.
+def train_all(profile: str | Profile, names: Sequence[str] | None = None, jobs: int = 1, shipped: bool = True
+              ) -> None:
+    """Make the models ``names`` (default: every trainable model of ``profile``) ready: already trained ones are
+    skipped, shipped checkpoints installed (``shipped``; :mod:`lib.pipeline.shipped`), the rest trained or resumed in
+    ``jobs`` worker processes of ``cpu_count // jobs`` threads each, printing progress lines.
 
     Independent small LSTMs keep two single-thread processes busier than one two-thread process (measured in
     ``benchmarks/bench_models.py``). Interrupting loses at most each model's current epoch.
     """
+    from lib.pipeline import shipped as shipped_checkpoints
+
     p = get_profile(profile)
     names = list(p.trainable if names is None else names)
-    for name in names:
-        model_config(p, name)
+    configs = {name: model_config(p, name) for name in names}
     vocab_for(p, "en")
     for name in names:
         if (target := trained_spec(name).target_lang) is not None:
             vocab_for(p, target)
+    missing = [name for name in names if not (model_folder(p, name) / "model.pt").is_file()]
+    if shipped:
+        missing = [name for name in missing
+                   if not shipped_checkpoints.install(p, name, configs[name], model_folder(p, name))]
+    for name in names:
+        if name not in missing:
+            _ready(load_model(p, name, progress=False, shipped=False), time.perf_counter())
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
-    if jobs <= 1:
-        for name in names:
+    if jobs <= 1 or len(missing) <= 1:
+        for name in missing:
             _train_one(p.name, name, threads)
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs, maxtasksperchild=1) as pool:
-        for _ in pool.imap_unordered(_train_star, [(p.name, name, threads) for name in names]):
+    with context.Pool(min(jobs, len(missing)), maxtasksperchild=1) as pool:
+        for _ in pool.imap_unordered(_train_star, [(p.name, name, threads) for name in missing]):
             pass
 
 
@@ -343,20 +412,26 @@ def _train_star(args: tuple[str, str, int]) -> None:
 def _train_one(profile: str, name: str, threads: int) -> None:
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    trained = load_model(profile, name, progress="lines")
-    print(f"{name}: ready ({len(trained.history)} epochs, best dev loss "
+    _ready(load_model(profile, name, progress="lines", shipped=False), start)
+
+
+def _ready(trained: Trained, start: float) -> None:
+    print(f"{trained.name}: ready ({len(trained.history)} epochs, best dev loss "
           f"{min(h['dev_loss'] for h in trained.history):.3f}; {(time.perf_counter() - start) / 60:.1f} min here)",
           flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lib.pipeline.training --profile demo --jobs 2 [--models en-de lm]``: train a profile's models."""
+    """``python -m lib.pipeline.training --profile demo --jobs 2 [--models en-de lm] [--from-scratch]``: make a
+    profile's models ready (install the shipped checkpoints, train the others)."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--profile", default="demo")
     parser.add_argument("--jobs", type=int, default=2, help="parallel worker processes")
     parser.add_argument("--models", nargs="*", help="model names (default: every trainable model of the profile)")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="train every model that is not trained yet, even where a checkpoint is shipped")
     args = parser.parse_args(argv)
-    train_all(args.profile, args.models, args.jobs)
+    train_all(args.profile, args.models, args.jobs, shipped=not args.from_scratch)
     return 0
 
 
