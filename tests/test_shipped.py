@@ -30,7 +30,7 @@ def test_the_shipped_checkpoint_fits_the_profile_the_vocabularies_and_the_traini
 def test_load_model_installs_the_shipped_checkpoint_instead_of_training(tiny_data_dir, monkeypatch, capsys):
     monkeypatch.setattr(training, "train", lambda *args, **kwargs: pytest.fail("trained a shipped model"))
     lm = load_model("demo", "lm")
-    assert "installed the shipped checkpoint" in capsys.readouterr().out
+    assert "lm: ready, installed from checkpoints/demo/" in capsys.readouterr().out
     assert shipped.source("demo", "lm") == "shipped"
     saved = torch.load(shipped.checkpoints_dir("demo") / shipped.manifest("demo")["lm"]["file"], weights_only=False)
     for key, value in lm.model.state_dict().items():

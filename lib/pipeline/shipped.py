@@ -97,8 +97,8 @@ def install(profile: str | Profile, name: str, config: dict, folder: str | os.Pa
         shutil.copyfile(checkpoints_dir(p) / entry["file"], tmp)
     write_json(folder / SOURCE, {"file": entry["file"], "sha256": entry["sha256"], "made": entry["made"]})
     if progress:
-        print(f"{name}: installed the shipped checkpoint checkpoints/{p.name}/{entry['file']} (made "
-              f"{entry['made']['date']}; `python -m lib.pipeline.training --from-scratch` trains it here instead)",
+        print(f"{name}: ready, installed from checkpoints/{p.name}/{entry['file']} (shipped, made "
+              f"{entry['made']['date']}, best dev loss {entry['best_dev_loss']:.3f}; --from-scratch trains it here)",
               flush=True)
     return True
 

@@ -388,12 +388,12 @@ def train_all(profile: str | Profile, names: Sequence[str] | None = None, jobs: 
         if (target := trained_spec(name).target_lang) is not None:
             vocab_for(p, target)
     missing = [name for name in names if not (model_folder(p, name) / "model.pt").is_file()]
-    if shipped:
-        missing = [name for name in missing
-                   if not shipped_checkpoints.install(p, name, configs[name], model_folder(p, name))]
     for name in names:
         if name not in missing:
             _ready(load_model(p, name, progress=False, shipped=False), time.perf_counter())
+    if shipped:
+        missing = [name for name in missing
+                   if not shipped_checkpoints.install(p, name, configs[name], model_folder(p, name))]
     threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
     if jobs <= 1 or len(missing) <= 1:
         for name in missing:
