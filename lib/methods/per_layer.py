@@ -11,21 +11,24 @@ import pandas as pd
 
 from lib.methods.ablation import groups_of_test, retrained_correct
 from lib.methods.intervals import Interval, bootstrap_accuracy
-from lib.methods.probing import ProbeSettings
+from lib.methods.probing import Probe, ProbeSettings
 
 
 def probe_interval(data, settings: ProbeSettings, keep: Sequence[int] | None = None, n_boot: int = 1000,
-                   seed: int = 0) -> Interval:
+                   seed: int = 0, start: Probe | None = None) -> Interval:
     """Test accuracy of a fresh probe on the columns ``keep`` (default all) of ``data``, bootstrapped over test
-    sentences. Used in: 01 (the embedding-layer probe)."""
+    sentences (``start``: a probe over all columns to warm-start from, ``lib.methods.ablation.retrain``).
+    Used in: 01 (the embedding-layer probe)."""
     keep = np.arange(np.asarray(data.train[0]).shape[1]) if keep is None else np.asarray(keep, dtype=np.int64)
-    return bootstrap_accuracy(retrained_correct(data, keep, settings), groups_of_test(data), n_boot, seed)
+    return bootstrap_accuracy(retrained_correct(data, keep, settings, start), groups_of_test(data), n_boot, seed)
 
 
-def layer_accuracies(data, layer_of: Sequence[int], settings: ProbeSettings, n_boot: int = 1000, seed: int = 0
-                     ) -> pd.DataFrame:
+def layer_accuracies(data, layer_of: Sequence[int], settings: ProbeSettings, n_boot: int = 1000, seed: int = 0,
+                     start: Probe | None = None) -> pd.DataFrame:
     """One fresh probe per layer on that layer's columns; ``layer_of`` [neurons] gives each column's 0-based layer
-    (``NeuronMap.from_id(ids)[0]``). Columns: layer ("L1", …), neurons, accuracy, low, high."""
+    (``NeuronMap.from_id(ids)[0]``). ``start``, the all-neuron probe, warm-starts each layer's probe from its
+    weights on that layer: the same optimum, fewer iterations. Columns: layer ("L1", …), neurons, accuracy, low,
+    high."""
     layer_of = np.asarray(layer_of)
     if layer_of.shape != (np.asarray(data.train[0]).shape[1],):
         raise ValueError(f"layer_of needs one layer per neuron; got {layer_of.shape} for "
@@ -33,7 +36,7 @@ def layer_accuracies(data, layer_of: Sequence[int], settings: ProbeSettings, n_b
     rows = []
     for layer in np.unique(layer_of):
         keep = np.flatnonzero(layer_of == layer)
-        found = probe_interval(data, settings, keep, n_boot, seed)
+        found = probe_interval(data, settings, keep, n_boot, seed, start)
         rows.append({"layer": f"L{layer + 1}", "neurons": keep.size, "accuracy": found.estimate, "low": found.low,
                      "high": found.high})
     return pd.DataFrame(rows, columns=["layer", "neurons", "accuracy", "low", "high"])

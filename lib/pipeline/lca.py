@@ -128,10 +128,14 @@ def searched_lambdas(profile: str | Profile, model: str, corpus: str, prop: str,
                               max_words=max_words, progress=progress)
         return {"table": found.table.to_dict("records"), "baseline": found.baseline, "l1": found.l1, "l2": found.l2}
 
-    found = cached(lca_path(p, model, corpus, prop, "lambda_search.json", grid=p.probe.lambda_grid, margin=margin,
-                            max_words=max_words), build)
+    found = cached(_search_path(p, model, corpus, prop, margin, max_words), build)
     return LambdaSearch(table=pd.DataFrame(found["table"]), baseline=found["baseline"], margin=margin,
                         l1=found["l1"], l2=found["l2"])
+
+
+def _search_path(p: Profile, model: str, corpus: str, prop: str, margin: float, max_words: int | None) -> Path:
+    return lca_path(p, model, corpus, prop, "lambda_search.json", grid=p.probe.lambda_grid, margin=margin,
+                    max_words=max_words)
 
 
 MINIMAL_SEARCH = {"exact_up_to": 32, "step_pct": 1.0}  # the minimal set: every size up to 32 neurons, then 1 % steps
@@ -257,6 +261,52 @@ def every_pair(p: Profile, models: Sequence[str], corpus: str, props: Sequence[s
     return found
 
 
+def prepare(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
+            ranking: str = "scaled", fill: str = "zero", lambdas: tuple[float, float] | None = None,
+            layer_props: Sequence[str] = (), compare: tuple[str, str] | None = None,
+            search: tuple[str, str, float, int | None] | None = None, jobs: int | None = None,
+            progress: bool = True) -> None:
+    """Compute, in one pool of worker processes, every artifact notebook 01 reads and the cache lacks: the
+    :func:`summary` of each (model, prop); in the same task, since both start from that pair's LCA probe, its
+    :func:`layer_summary` (props in ``layer_props``) and the :func:`ranking_comparison` of ``compare`` = (model,
+    prop); and beside them the λ search of ``search`` = (model, prop, margin, max_words). One pool keeps every
+    core busy to the end, where separate batches and single probes between them left one idle.
+    Used in: 01_linguistic_correlation."""
+    from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
+
+    p = get_profile(profile)
+    tasks = []
+    for model in models:
+        for prop in props:
+            parts = tuple(part for part, missing in (
+                ("summary", not _summary_path(p, model, corpus, prop, ranking, fill, lambdas).exists()),
+                ("layers", prop in layer_props and not _layer_path(p, model, corpus, prop, lambdas).exists()),
+                ("comparison", (model, prop) == compare
+                 and not _comparison_path(p, model, corpus, prop, lambdas).exists())) if missing)
+            if parts:
+                tasks.append((p, model, corpus, prop, ranking, fill, lambdas, parts))
+    if search is not None and not _search_path(p, search[0], corpus, *search[1:]).exists():
+        tasks.append((p, search[0], corpus, search[1], ranking, fill, lambdas, ("search", *search[2:])))
+    width = {model: get_activations(p, model, corpus, progress=progress).neuron_map.size
+             for model in dict.fromkeys(task[1] for task in tasks)}
+    tasks.sort(key=lambda task: (task[-1][0] == "search", -width[task[1]]))  # widest first, the λ search last
+    in_workers(_prepare_step, tasks, p.probe.workers if jobs is None else jobs, "LCA probes and summaries", progress)
+
+
+def _prepare_step(task: tuple) -> None:
+    p, model, corpus, prop, ranking, fill, lambdas, parts = task
+    if parts[0] == "search":
+        searched_lambdas(p, model, corpus, prop, margin=parts[1], max_words=parts[2], progress=False)
+        return
+    data = _data(p, model, corpus, prop, None)
+    if "summary" in parts:
+        summary(p, model, corpus, prop, data, ranking, fill, lambdas)
+    if "layers" in parts:
+        layer_summary(p, model, corpus, prop, data, lambdas=lambdas)
+    if "comparison" in parts:
+        ranking_comparison(p, model, corpus, prop, data, lambdas)
+
+
 def label_minimal(profile: str | Profile, model: str, corpus: str, prop: str, data=None, exact_up_to: int = 32,
                   step_pct: float = 1.0) -> pd.DataFrame:
     """Per label of ``prop``, the minimal set of a one-vs-rest probe (``lib.methods.ablation.label_minimal_sets``
@@ -311,7 +361,8 @@ def layer_summary(profile: str | Profile, model: str, corpus: str, prop: str, da
             from lib.pipeline.embeddings import embedding_data
 
             emb_data = embedding_data(p, model, corpus, prop)
-        table = layer_accuracies(split, layers, settings, p.probe.n_boot, p.seed)
+        table = layer_accuracies(split, layers, settings, p.probe.n_boot, p.seed,
+                                 start=lca_probe(p, model, corpus, prop, split, progress=False, lambdas=lambdas))
         emb = None if emb_data is None else probe_interval(emb_data, settings, n_boot=p.probe.n_boot, seed=p.seed)
         return {"layers": dict(zip(table.layer, table.accuracy.astype(float))),
                 "embedding": None if emb is None else emb.estimate,
@@ -322,7 +373,8 @@ def layer_summary(profile: str | Profile, model: str, corpus: str, prop: str, da
 
 
 def _layer_path(p: Profile, model: str, corpus: str, prop: str, lambdas: tuple[float, float] | None) -> Path:
-    return lca_path(p, model, corpus, prop, "layers.json", lambdas=lambdas, n_boot=p.probe.n_boot)
+    return lca_path(p, model, corpus, prop, "layers.json", lambdas=lambdas, n_boot=p.probe.n_boot,
+                    start=RETRAIN_START)
 
 
 def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: str, data=None,
@@ -350,9 +402,12 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
                          "verdict": verdict(found["scaled"], found["raw"])})
         return rows
 
-    return pd.DataFrame(cached(lca_path(p, model, corpus, prop, "ranking_comparison.json", lambdas=lambdas,
-                                        percentages=p.probe.percentages, seeds=p.probe.seeds,
-                                        n_boot=p.probe.n_boot, start=RETRAIN_START), build))
+    return pd.DataFrame(cached(_comparison_path(p, model, corpus, prop, lambdas), build))
+
+
+def _comparison_path(p: Profile, model: str, corpus: str, prop: str, lambdas: tuple[float, float] | None) -> Path:
+    return lca_path(p, model, corpus, prop, "ranking_comparison.json", lambdas=lambdas,
+                    percentages=p.probe.percentages, seeds=p.probe.seeds, n_boot=p.probe.n_boot, start=RETRAIN_START)
 
 
 RESOLVE = ("more test sentences, more probe seeds and random draws (the `paper` profile) or a stronger model such as "
