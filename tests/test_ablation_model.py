@@ -67,6 +67,22 @@ def test_sweeps_are_cached_and_identical_on_rerun(models, monkeypatch):
         model_ablation.ablation_sweep("tiny", "lm", orders, counts=[0, 4], mode="noise", progress=False)
 
 
+def test_sweeps_measured_in_worker_processes_equal_those_measured_here(models, tiny_data_dir, tmp_path, monkeypatch):
+    n = models["en-de"].model.neuron_map.size
+    orders = {"en-de": {"forward": np.arange(n), "backward": np.arange(n)[::-1]},
+              "lm": {"forward": np.arange(models["lm"].model.neuron_map.size)}}
+    here = {m: model_ablation.ablation_sweep("tiny", m, o, progress=False) for m, o in orders.items()}
+    monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
+    for name in ("corpora", "models"):
+        (tmp_path / name).symlink_to(tiny_data_dir / name)
+    parallel = model_ablation.ablation_sweeps("tiny", orders, jobs=2, progress=False)
+    assert sorted(parallel) == ["en-de", "lm"]
+    for m in orders:
+        assert parallel[m].curves() == here[m].curves()
+        for name in orders[m]:
+            np.testing.assert_array_equal(parallel[m].stats[name], here[m].stats[name])
+
+
 def test_bleu_from_summed_statistics_is_sacrebleus_corpus_bleu():
     rng = np.random.default_rng(0)
     words = "a dog cat runs on the grass man woman red ball plays".split()

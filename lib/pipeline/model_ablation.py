@@ -9,17 +9,21 @@ atomically the moment it is measured, so an interrupted sweep keeps what it did.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import torch
 
 from lib.methods.damage import ablation_counts, metric_from_totals
 from lib.methods.neurons import Ablation
 from lib.pipeline.cache import NPY, artifact, cached, model_key, split_key
-from lib.pipeline.profiles import Profile, get_profile
+from lib.pipeline.profiles import Profile, data_dir, get_profile
 from lib.pipeline.specs import model_spec
+from lib.pipeline.workers import in_workers
 from lib.progress import tqdm
 
 MODES = ("zero", "mean")
@@ -90,28 +94,71 @@ def ablation_sweep(profile: str | Profile, model: str, orders: Mapping[str, np.n
     """Ablate the first k neurons of every order for k in ``counts`` (default: the profile's steps) by ``mode``
     ("zero", or "mean": each neuron held at its mean over the probing corpus ``corpus``) and measure the task.
     Used in: 03_ablation_in_the_model."""
-    from lib.pipeline.training import load_model
-
-    if mode not in MODES:
-        raise ValueError(f"unknown ablation mode {mode!r}; use one of {', '.join(MODES)}")
     p = get_profile(profile)
     spec = model_spec(p, model)
-    trained = load_model(p, spec)
-    n_neurons = trained.model.neuron_map.size
+    plan = _plan(p, spec.name, orders, counts, mode, corpus)
+    stats: dict[str, list[np.ndarray]] = {name: [] for name in orders}
+    for name, k, ids, point in tqdm(plan, desc=f"ablating {spec.name} ({mode})", disable=not progress):
+        stats[name].append(cached(point, lambda: _measure(p.name, spec.name, mode, corpus, ids), NPY))
+    counts = {name: [k for order, k, _, _ in plan if order == name] for name in orders}
+    return Sweep(model=spec.name, metric=spec.task_metric, mode=mode, counts=counts,
+                 stats={name: np.stack(points) for name, points in stats.items()})
+
+
+def ablation_sweeps(profile: str | Profile, orders: Mapping[str, Mapping[str, np.ndarray]], mode: str = "zero",
+                    corpus: str = "brown", jobs: int | None = None, progress: bool = True) -> dict[str, Sweep]:
+    """:func:`ablation_sweep` of every model of ``orders`` (``{model: {order name: order}}``), the points not yet
+    cached measured first in ``jobs`` worker processes of one thread each (default: the profile's
+    ``probe.workers``, one per core in demo, this process in tiny): an ablated model's step-by-step LSTM is too
+    small to share between threads. Used in: 03_ablation_in_the_model."""
+    p = get_profile(profile)
+    todo = {point: (p.name, model, mode, corpus, ids) for model, by_name in orders.items()
+            for _, _, ids, point in _plan(p, model, by_name, None, mode, corpus) if not point.exists()}
+    in_workers(_point_step, [(point, *task) for point, task in todo.items()], p.probe.workers if jobs is None else jobs,
+               "ablation points", progress)
+    return {model: ablation_sweep(p, model, by_name, mode=mode, corpus=corpus, progress=False)
+            for model, by_name in orders.items()}
+
+
+def _plan(p: Profile, model: str, orders: Mapping[str, np.ndarray], counts: Sequence[int] | None, mode: str,
+          corpus: str) -> list[tuple[str, int, np.ndarray, Path]]:
+    """Every point of a sweep: (order name, k, the first k neuron ids, the point's cache path)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown ablation mode {mode!r}; use one of {', '.join(MODES)}")
+    spec = model_spec(p, model)
+    n_neurons = next(iter(orders.values())).size
     counts = ablation_counts(n_neurons, p.ablation.step, p.ablation.max_share) if counts is None else list(counts)
-    means = neuron_means(p, spec.name, corpus) if mode == "mean" else None
     key = {"model": model_key(p, spec), "sentences": task_sentences(p), "mode": mode}
     if mode == "mean":
         key["means"] = split_key(p, corpus)
-    jobs = [(name, k) for name in orders for k in counts]
-    stats: dict[str, list[np.ndarray]] = {name: [] for name in orders}
-    for name, k in tqdm(jobs, desc=f"ablating {spec.name} ({mode})", disable=not progress):
-        ids = np.ascontiguousarray(orders[name][:k], dtype=np.int64)
-        zero = Ablation(ids, None if means is None else means[ids])
-        point = artifact(p, "ablation", spec.name, key, f"{_point_key(ids)}.npy")
-        stats[name].append(cached(point, lambda: task_statistics(trained, p, zero if k else None), NPY))
-    return Sweep(model=spec.name, metric=spec.task_metric, mode=mode, counts={name: counts for name in orders},
-                 stats={name: np.stack(points) for name, points in stats.items()})
+    plan = []
+    for name, order in orders.items():
+        for k in counts:
+            ids = np.ascontiguousarray(order[:k], dtype=np.int64)
+            plan.append((name, k, ids, artifact(p, "ablation", spec.name, key, f"{_point_key(ids)}.npy")))
+    return plan
+
+
+def _point_step(task: tuple) -> None:
+    point, profile, model, mode, corpus, ids = task
+    torch.set_num_threads(1)
+    cached(point, lambda: _measure(profile, model, mode, corpus, ids), NPY)
+
+
+@functools.lru_cache(maxsize=4)
+def _trained(profile: str, model: str, where: str):
+    """The trained ``model``, loaded once per process (``where``: the data folder it comes from)."""
+    from lib.pipeline.training import load_model
+
+    return load_model(profile, model)
+
+
+def _measure(profile: str, model: str, mode: str, corpus: str, ids: np.ndarray) -> np.ndarray:
+    """The task statistics of ``model`` with neurons ``ids`` ablated by ``mode`` (none: the intact model)."""
+    p = get_profile(profile)
+    means = neuron_means(p, model, corpus)[ids] if mode == "mean" else None
+    trained = _trained(p.name, model, str(data_dir()))
+    return task_statistics(trained, p, Ablation(ids, means) if ids.size else None)
 
 
 def _point_key(ids: np.ndarray) -> str:
