@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 
 from lib.methods.ablation import (ablation_table, fill_values, label_minimal_sets, mask, masked_accuracy,
-                                  minimal_set, results_dict, results_table, retrained_accuracy, search_sizes)
-from lib.methods.probing import ProbeSettings, accuracy, synthetic_splits, train_probe
+                                  masked_predict, minimal_set, results_dict, results_table, retrained_accuracy,
+                                  search_sizes)
+from lib.methods.probing import ProbeSettings, accuracy, predict, synthetic_splits, train_probe
 from lib.methods.ranking import global_order
 
 FAST = ProbeSettings(epochs=12, batch_size=256, lr=2e-2, seed=3)
@@ -217,3 +218,29 @@ def test_lca_variants_are_cached_apart(tmp_path, monkeypatch, planted):
     compared = lca.ranking_comparison("tiny", "en-de", "synthetic", "pos", data)
     assert compared.jaccard.between(0, 1).all() and set(compared.verdict) <= {"higher", "lower", "not resolved"}
     assert (compared.raw_low <= compared.raw).all() and (compared.scaled <= compared.scaled_high).all()
+
+
+def test_masked_predictions_from_masked_weights_equal_those_on_a_masked_copy():
+    data, _ = synthetic_splits(n_words=2000, n_neurons=30, n_labels=4, seed=5)
+    probe = train_probe(*data.train[:2], settings=ProbeSettings(tol=1e-3), progress=False)
+    keep = np.array([3, 7, 8, 20])
+    for fill in (None, fill_values(data.train[0], "mean")):
+        np.testing.assert_array_equal(masked_predict(probe, data.test[0], keep, fill),
+                                      predict(probe, mask(data.test[0], keep, fill)))
+
+
+def test_a_probe_on_some_columns_equals_one_on_a_copy_of_them():
+    data, _ = synthetic_splits(n_words=3000, n_neurons=30, n_labels=4, seed=6)
+    keep = np.array([29, 0, 5, 11, 17])
+    settings = ProbeSettings(tol=1e-4)
+    copied = train_probe(data.train[0][:, keep], data.train[1], dev=(data.dev[0][:, keep], data.dev[1]),
+                         settings=settings, progress=False)
+    for _ in range(2):  # the second time from the kept design of the whole matrix
+        inplace = train_probe(data.train[0], data.train[1], dev=data.dev[:2], settings=settings, progress=False,
+                              columns=keep)
+        np.testing.assert_allclose(inplace.weights, copied.weights, rtol=1e-4, atol=1e-6)
+        assert inplace.dev_accuracy == copied.dev_accuracy
+        np.testing.assert_array_equal(predict(inplace, data.test[0], columns=keep),
+                                      predict(copied, data.test[0][:, keep]))
+    with pytest.raises(ValueError, match="columns must lie in"):
+        train_probe(data.train[0], data.train[1], columns=[30], progress=False)

@@ -51,10 +51,23 @@ def mask(acts: np.ndarray, keep: Sequence[int], fill: np.ndarray | None = None) 
     return masked
 
 
+def masked_predict(probe: Probe, acts: np.ndarray, keep: Sequence[int], fill: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """The labels ``probe`` predicts when only the neurons in ``keep`` reach it (the others zeroed, or set to
+    ``fill``): ``predict(probe, mask(acts, keep, fill))``, computed from masked weights and a constant instead of a
+    masked copy of ``acts``."""
+    acts = np.asarray(acts)
+    kept = np.zeros(probe.n_neurons, dtype=bool)
+    kept[np.asarray(keep, dtype=np.int64)] = True
+    weights = np.where(kept, probe.weights, 0.0).astype(np.float32)
+    bias = probe.bias if fill is None else probe.bias + probe.weights[:, ~kept] @ np.asarray(fill)[~kept]
+    return np.asarray(probe.classes)[(np.asarray(acts, dtype=np.float32) @ weights.T + bias).argmax(1)]
+
+
 def masked_accuracy(probe: Probe, acts: np.ndarray, labels: Sequence[str], keep: Sequence[int],
                     fill: np.ndarray | None = None) -> float:
     """Accuracy of ``probe`` when only the neurons in ``keep`` reach it (the others zeroed, or set to ``fill``)."""
-    return accuracy(probe, mask(acts, keep, fill), labels)
+    return float(np.mean(masked_predict(probe, acts, keep, fill) == np.asarray(labels, dtype=str)))
 
 
 def retrain(data, keep: Sequence[int], settings: ProbeSettings, start: Probe | None = None) -> Probe:
@@ -66,9 +79,8 @@ def retrain(data, keep: Sequence[int], settings: ProbeSettings, start: Probe | N
     init = None
     if start is not None and settings.solver != "adam":
         init = (start.weights[:, keep], start.bias)
-    return train_probe(np.asarray(data.train[0])[:, keep], data.train[1],
-                       dev=(np.asarray(data.dev[0])[:, keep], data.dev[1]), settings=settings, progress=False,
-                       init=init)
+    return train_probe(data.train[0], data.train[1], dev=(data.dev[0], data.dev[1]), settings=settings,
+                       progress=False, init=init, columns=keep)
 
 
 def retrained_correct(data, keep: Sequence[int], settings: ProbeSettings, start: Probe | None = None) -> np.ndarray:
@@ -76,7 +88,7 @@ def retrained_correct(data, keep: Sequence[int], settings: ProbeSettings, start:
     see :func:`retrain`)."""
     keep = np.asarray(keep, dtype=np.int64)
     probe = retrain(data, keep, settings, start)
-    return predict(probe, np.asarray(data.test[0])[:, keep]) == np.asarray(data.test[1], dtype=str)
+    return predict(probe, data.test[0], columns=keep) == np.asarray(data.test[1], dtype=str)
 
 
 def retrained_runs(data, keep: Sequence[int], settings: ProbeSettings, seeds: int = 1,
@@ -142,7 +154,7 @@ def ablation_table(probe: Probe, data, order: Sequence[int], settings: ProbeSett
               **selections(order, [pct for pct in percentages if pct in replicate], seed, draws)}
     for (name, pct), sets in tqdm(chosen.items(), desc="top/random/bottom", disable=not progress):
         n_seeds = seeds if pct in replicate and settings.seeded else 1  # a converged probe ignores its seed
-        masked = np.stack([predict(probe, mask(test_acts, keep, values)) == test_labels for keep in sets])
+        masked = np.stack([masked_predict(probe, test_acts, keep, values) == test_labels for keep in sets])
         what = f"{len(sets)} draws" if name == "random" else "one probe"
         rows.append(_row("masking", name, pct, sets[0].size, masked, groups, n_boot, seed, what))
         retrained = np.concatenate([retrained_runs(data, keep, dataclasses.replace(settings, seed=settings.seed + i),

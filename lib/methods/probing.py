@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import weakref
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -45,6 +46,7 @@ from lib.progress import tqdm
 
 
 SOLVERS = ("owlqn", "fista", "adam")
+SOLVER_REVISION = 2  # raised whenever a solver changes where it stops, so caches of probes it trained are not reused
 DEV_USES = ("report", "early_stop")
 
 
@@ -175,8 +177,11 @@ def _objective(weights: np.ndarray, bias: np.ndarray, acts: np.ndarray, y: np.nd
 
 def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, Sequence[str]] | None = None,
                 settings: ProbeSettings | None = None, progress: bool = True,
-                init: tuple[np.ndarray, np.ndarray] | None = None) -> Probe:
-    """Train the elastic-net probe on ``acts`` (words × neurons) and ``labels`` (one string per word).
+                init: tuple[np.ndarray, np.ndarray] | None = None, columns: Sequence[int] | None = None) -> Probe:
+    """Train the elastic-net probe on ``acts`` (words × neurons) and ``labels`` (one string per word); with
+    ``columns``, on those columns of ``acts`` (and of the dev activations) alone, as if given ``acts[:, columns]``
+    but without copying them: the converged solvers standardise a matrix once and reuse it for every subset of
+    its columns while the same array is passed (``acts`` must not change in place meanwhile).
 
     ``dev = (acts, labels)`` is scored (``dev_accuracy``) and, with ``dev_use="early_stop"``, stops Adam early (see
     :class:`ProbeSettings`). ``init = (weights labels × neurons, bias)`` in raw space starts a converged solver there:
@@ -186,6 +191,9 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
     """
     settings = settings or ProbeSettings()
     acts, labels = _check(acts, labels, "train_probe")
+    columns = _columns(columns, acts.shape[1])
+    if settings.solver == "adam" and columns is not None:
+        acts, dev, columns = acts[:, columns], dev if dev is None else (np.asarray(dev[0])[:, columns], dev[1]), None
     classes = tuple(np.unique(labels).tolist())
     if len(classes) < 2:
         raise ValueError(f"train_probe: need at least two labels to tell apart, got {classes}")
@@ -195,6 +203,8 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
         if dev_acts.shape[1] != acts.shape[1]:
             raise ValueError(f"train_probe: dev has {dev_acts.shape[1]} neurons, train {acts.shape[1]}")
         dev_data = (dev_acts, encode(classes, dev_labels))
+        if columns is not None:
+            dev_data = (dev_acts[:, columns], dev_data[1])
     if init is not None and settings.solver == "adam":
         raise ValueError("train_probe: init starts a converged solver (owlqn, fista); Adam's result would depend on it")
     y = encode(classes, labels)
@@ -203,7 +213,7 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
         if settings.solver == "adam":
             fit, dev_acc = _fit_adam(acts, y, len(classes), settings, dev_data if early else None, progress)
         else:
-            design = _design(acts, y, len(classes))
+            design = _design(acts, y, len(classes), columns)
             solve = _fista if settings.solver == "fista" else _owlqn
             start = None if init is None else _standardised_start(design, *init)
             fit = _raw(design, *solve(design, settings.l1, settings.l2, settings.tol, settings.max_iter,
@@ -214,7 +224,7 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
     elif dev_data is None:
         dev_acc = None
     obj = fit.objective if fit.objective is not None else _objective(fit.weights, fit.bias, acts, y, settings.l1,
-                                                                      settings.l2)
+                                                                      settings.l2)  # Adam: acts already sliced
     return Probe(weights=fit.weights, bias=fit.bias, classes=classes, settings=settings, epochs_run=fit.passes,
                  dev_accuracy=dev_acc, scale=fit.scale, objective=obj, converged=fit.converged)
 
@@ -283,10 +293,47 @@ class _Design:
         return (G @ self.XT.T).T
 
 
-def _design(acts: np.ndarray, y: np.ndarray, n_classes: int) -> _Design:
-    """Standardise ``acts`` into a new transposed tensor (the caller's array is never written)."""
-    dev = device()
-    X = torch.from_numpy(np.asarray(acts, dtype=np.float32)).to(dev)
+def _design(acts: np.ndarray, y: np.ndarray, n_classes: int, columns: np.ndarray | None = None) -> _Design:
+    """The standardised, transposed design of ``acts`` (or of its ``columns``) with labels ``y``: a subset of
+    columns is a subset of the rows of the whole matrix's design, kept for the last array (:func:`_standardised`)."""
+    XT, mu, sigma = _standardised(acts) if columns is not None or _LAST[0] is not None and _LAST[0]() is acts \
+        else _standardise_transposed(acts)
+    if columns is not None and not np.array_equal(columns, np.arange(XT.shape[0])):
+        rows = torch.from_numpy(columns).to(XT.device)
+        XT, mu, sigma = XT.index_select(0, rows), mu[rows], sigma[rows]
+    return _Design(XT=XT, Y=torch.from_numpy(np.asarray(y, dtype=np.int64)).to(XT.device), mu=mu, sigma=sigma,
+                   n_classes=n_classes)
+
+
+_LAST: list = [None, None]  # a weak reference to the last array retrained on column subsets, and its design
+
+
+def _standardised(acts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_standardise_transposed` of ``acts``, computed once for the last array asked for (the minimal-set
+    search, top / random / bottom sets and selectivity retrain on subsets of one matrix's columns), released with
+    the array."""
+    if _LAST[0] is None or _LAST[0]() is not acts:
+        _LAST[:] = [None, None]
+        design = _standardise_transposed(acts)
+        try:
+            ref = weakref.ref(acts)
+        except TypeError:  # an object without weak references: nothing to tie the cache to
+            return design
+        _LAST[:] = [ref, design]
+        weakref.finalize(acts, _forget, ref)
+    return _LAST[1]
+
+
+def _forget(ref: weakref.ref) -> None:
+    """Drop the kept design when the array it belongs to is freed (not a later array's)."""
+    if _LAST[0] is ref:
+        _LAST[:] = [None, None]
+
+
+def _standardise_transposed(acts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Standardise ``acts`` into a new transposed tensor, neurons × words (the caller's array is never written);
+    returns it with the column means and spreads (σ = 1 for a constant neuron)."""
+    X = torch.from_numpy(np.asarray(acts, dtype=np.float32)).to(device())
     XT = X.T.contiguous()
     if XT.data_ptr() == X.data_ptr():
         XT = XT.clone()  # one neuron or one word: the transpose is a view, and it is standardised in place below
@@ -295,8 +342,17 @@ def _design(acts: np.ndarray, y: np.ndarray, n_classes: int) -> _Design:
     sigma = torch.linalg.vector_norm(XT, dim=1) / math.sqrt(max(XT.shape[1] - 1, 1))
     sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
     XT.div_(sigma[:, None])
-    return _Design(XT=XT, Y=torch.from_numpy(np.asarray(y, dtype=np.int64)).to(dev), mu=mu, sigma=sigma,
-                   n_classes=n_classes)
+    return XT, mu, sigma
+
+
+def _columns(columns: Sequence[int] | None, n_neurons: int) -> np.ndarray | None:
+    """``columns`` as sorted-as-given int64 ids within ``n_neurons`` (None stays None); out-of-range ids raise."""
+    if columns is None:
+        return None
+    columns = np.asarray(columns, dtype=np.int64).reshape(-1)
+    if columns.size and (columns.min() < 0 or columns.max() >= n_neurons):
+        raise ValueError(f"columns must lie in 0..{n_neurons - 1}, got {columns.min()}..{columns.max()}")
+    return columns
 
 
 def _standardised_start(design: _Design, weights: np.ndarray, bias: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -566,17 +622,27 @@ def _fit_adam(acts: np.ndarray, y: np.ndarray, n_classes: int, s: ProbeSettings,
                 epochs_run, None, None), acc
 
 
-def scores(probe: Probe, acts: np.ndarray) -> np.ndarray:
-    """Logits words × labels of ``probe`` on ``acts`` (words × neurons)."""
+def scores(probe: Probe, acts: np.ndarray, columns: Sequence[int] | None = None) -> np.ndarray:
+    """Logits words × labels of ``probe`` on ``acts`` (words × neurons), or, for a probe trained on ``columns``
+    of a wider matrix, on those columns of ``acts`` (read in place: the probe's weights are spread to the full width
+    rather than the activations copied)."""
     acts = np.asarray(acts)
+    if columns is not None:
+        weights = np.zeros((probe.weights.shape[0], acts.shape[1]), dtype=np.float32)
+        weights[:, _columns(columns, acts.shape[1])] = probe.weights
+        return _logits(acts, weights, probe.bias)
     if acts.ndim != 2 or acts.shape[1] != probe.n_neurons:
         raise ValueError(f"acts must be words × {probe.n_neurons} neurons (the probe's inputs), got {acts.shape}")
-    return np.asarray(acts, dtype=np.float32) @ probe.weights.T + probe.bias
+    return _logits(acts, probe.weights, probe.bias)
 
 
-def predict(probe: Probe, acts: np.ndarray) -> np.ndarray:
-    """The predicted label (a string) of each row of ``acts``."""
-    return np.asarray(probe.classes)[scores(probe, acts).argmax(1)]
+def _logits(acts: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    return np.asarray(acts, dtype=np.float32) @ np.asarray(weights, dtype=np.float32).T + bias
+
+
+def predict(probe: Probe, acts: np.ndarray, columns: Sequence[int] | None = None) -> np.ndarray:
+    """The predicted label (a string) of each row of ``acts`` (``columns``: see :func:`scores`)."""
+    return np.asarray(probe.classes)[scores(probe, acts, columns).argmax(1)]
 
 
 @dataclass(frozen=True, eq=False)
