@@ -14,7 +14,7 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -115,6 +115,23 @@ def open_store(folder: str | os.PathLike, expected: dict[str, Any], verify: bool
     if verify:
         _verify_digest(path, stat, meta["acts_crc32"])
     return acts, meta
+
+
+def open_or_build(folder: str | os.PathLike, expected: dict[str, Any], verify: bool, build: Callable[[], None]
+                  ) -> tuple[np.memmap, dict]:
+    """:func:`open_store`, or ``build()`` the store first when it is invalid. The build holds the folder's lock
+    (``lib.pipeline.cache.building``): a second process asking for the same store meanwhile waits and opens it."""
+    from lib.pipeline.cache import building
+
+    try:
+        return open_store(folder, expected, verify)
+    except StoreInvalid:
+        with building(Path(folder)):
+            try:
+                return open_store(folder, expected, verify)
+            except StoreInvalid:
+                build()
+        return open_store(folder, expected, verify=False)
 
 
 def file_digest(path: str | os.PathLike) -> str:

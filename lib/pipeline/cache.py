@@ -3,14 +3,17 @@ the settings it depends on, and is built once.
 
 Keys are explicit and minimal: an LCA probe is keyed by the model, the corpus slice, the sentence split, the
 property and the probe settings, never by the whole profile, so changing an ablation step never retrains a probe.
-Writes are atomic (``lib.pipeline.artifacts``): an interrupted build leaves nothing that looks complete.
+Writes are atomic (``lib.pipeline.artifacts``): an interrupted build leaves nothing that looks complete; a build lock
+makes a second process wait for an artifact the first is building instead of building it again.
 Used in: lib.pipeline.lca, lib.pipeline.cca, lib.pipeline.model_ablation (and through them notebooks 01-08).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import numpy as np
 
@@ -47,12 +50,31 @@ def artifact(profile: str | Profile, step: str, label: str, key: Mapping[str, An
 
 
 def cached(path: Path, build: Callable[[], T], fmt: Format = JSON) -> T:
-    """The artifact at ``path``: read with ``fmt`` when it exists, else built by ``build()`` and written atomically."""
+    """The artifact at ``path``: read with ``fmt`` when it exists, else built by ``build()`` and written atomically.
+
+    While one process builds an artifact, another that asks for it waits and reads it (a lock beside it, released
+    by the operating system if the builder dies), so notebooks that run side by side never build the same thing
+    twice."""
     if path.exists():
         return fmt.load(path)
-    value = build()
-    fmt.save(path, value)
-    return value
+    with building(path):
+        if path.exists():
+            return fmt.load(path)
+        value = build()
+        fmt.save(path, value)
+        return value
+
+
+@contextlib.contextmanager
+def building(path: Path) -> Iterator[None]:
+    """Hold the build lock of ``path`` (an exclusive ``flock`` on ``<path>.lock``), waiting for another holder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def model_key(profile: str | Profile, model: str | Any) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lib.pipeline.activation_store import DTYPES, StoreInvalid, open_store, write_store
+from lib.pipeline.activation_store import DTYPES, open_or_build, write_store
 from lib.pipeline.artifacts import config_key
 from lib.pipeline.corpora import Sentence
 from lib.methods.neurons import NeuronMap
@@ -201,9 +201,8 @@ def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLik
     expected = {"version": FORMAT_VERSION, "key": key, "model": model, "corpus": cid, "profile": p.name,
                 "aggregation": aggregation, "dtype": dtype, "n_words": sum(len(s.words) for s in sentences),
                 "n_neurons": neuron_map.size, "neuron_map": dataclasses.asdict(neuron_map)}
-    try:
-        acts, meta = open_store(folder, expected, verify)
-    except StoreInvalid:
+
+    def build() -> None:
         pieces = encode_corpus(trained.src_vocab, sentences, trained.config["sizes"]["max_len"], long_sentences)
         meta = {**expected, "words": [w for s in sentences for w in s.words],
                 "sentence_offsets": pieces.sentence_offsets.tolist(), "n_sentences": len(sentences),
@@ -211,7 +210,8 @@ def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLik
                 "properties": properties_for(corpus), "neuron_names": neuron_map.names()}
         with write_store(folder, (pieces.n_rows, neuron_map.size), dtype, meta) as writer:
             extract_into(writer.write, trained.model, pieces, aggregation, batch_size, progress)
-        acts, meta = open_store(folder, expected, verify=False)
+
+    acts, meta = open_or_build(folder, expected, verify, build)
     offsets = np.asarray(meta["sentence_offsets"], dtype=np.int64)
     return Activations(acts, meta["words"], offsets, sentences, neuron_map, meta, folder)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.pipeline.activation_store import StoreInvalid, open_store, write_store
+from lib.pipeline.activation_store import open_or_build, write_store
 from lib.pipeline.artifacts import config_key
 from lib.pipeline.profiles import Profile, activations_dir
 from lib.pipeline.specs import HUB_PREFIX, ModelSpec
@@ -60,9 +60,8 @@ def transformer_activations(p: Profile, spec: ModelSpec, corpus: str | os.PathLi
     expected = {"version": FORMAT_VERSION, "key": key, "model": spec.name, "corpus": cid, "profile": p.name,
                 "aggregation": aggregation, "dtype": dtype, "n_words": sum(len(s.words) for s in sentences),
                 "n_neurons": neuron_map.size, "neuron_map": dataclasses.asdict(neuron_map)}
-    try:
-        acts, meta = open_store(folder, expected, verify)
-    except StoreInvalid:
+
+    def build() -> None:
         chunks = plan_chunks(transformer, sentences)
         meta = {**expected, "words": [w for s in sentences for w in s.words],
                 "sentence_offsets": chunks.sentence_offsets.tolist(), "n_sentences": len(sentences),
@@ -70,6 +69,7 @@ def transformer_activations(p: Profile, spec: ModelSpec, corpus: str | os.PathLi
                 "neuron_names": neuron_map.names()}
         with write_store(folder, (chunks.n_rows, neuron_map.size), dtype, meta) as writer:
             extract_into(writer.write, transformer, chunks, aggregation, batch_size, progress)
-        acts, meta = open_store(folder, expected, verify=False)
+
+    acts, meta = open_or_build(folder, expected, verify, build)
     offsets = np.asarray(meta["sentence_offsets"], dtype=np.int64)
     return Activations(acts, meta["words"], offsets, sentences, neuron_map, meta, folder)
