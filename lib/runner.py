@@ -1,8 +1,9 @@
 """The notebook harness: execute notebooks headless with papermill into ``reports/<profile>/``.
 
-``make demo`` runs every notebook in ``notebooks/`` in order through :func:`run_all`; the tests run each in the
-``tiny`` profile. Each executed notebook is saved beside its HTML rendering, and each notebook records its key
-numbers with :func:`write_results`, so runs can be compared without reading HTML. While a notebook runs, the terminal
+``make demo`` runs every notebook in ``notebooks/`` through :func:`run_all`, two side by side where one does not need
+the other's results (:data:`NEEDS`); the tests run each in the ``tiny`` profile. Each executed notebook is saved
+beside its HTML rendering, and each notebook records its key numbers with :func:`write_results`, so runs can be
+compared without reading HTML. While a notebook runs, the terminal
 shows its sections and its progress bars as plain lines (:class:`Follower`, :mod:`lib.progress`); at the end, the
 wall time per notebook (kept in ``reports/<profile>/timings.json`` to estimate the next run). Ctrl-C or SIGTERM stops
 cleanly: no half-written report, no kernel left behind, and the next run resumes from the caches.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -203,54 +205,134 @@ def _to_html(executed: Path) -> str:
     return body
 
 
-def run_all(profile: str, only: list[str] | None = None) -> dict[str, float]:
-    """Execute every notebook (or those whose names start with one of ``only``) in order, saying what is left.
+NEEDS = {"03": ("02",), "04": ("01", "02"), "05": ("01", "02", "04"), "06": ("01",), "07": ("01", "02")}
+"""Which notebooks (by number) must finish before another starts when notebooks run side by side: what each reads
+of the others' results (04 and 06 read 01's JSON; 03, 04, 05 and 07 read the rankings and probes 01 and 02 build).
+Notebooks that build the same artifact at once do not duplicate it: the cache's build lock makes one wait."""
+
+
+def run_all(profile: str, only: list[str] | None = None, parallel: int = 1) -> dict[str, float]:
+    """Execute every notebook (or those whose names start with one of ``only``), ``parallel`` at a time in child
+    processes as :data:`NEEDS` allows, saying what is left; one at a time in this process when ``parallel`` is 1.
 
     Before each notebook it prints the time the last run of the profile took for it and for all that remain
     (``reports/<profile>/timings.json``); at the end, a table of wall time per notebook. Returns the seconds each
-    notebook took. Ctrl-C stops cleanly: the notebook being run leaves no report and the next run resumes from caches.
+    notebook took. Ctrl-C stops cleanly: the notebooks being run leave no report and the next run resumes from
+    caches. Two at a time keep both cores of a 2-core machine busy through the single-threaded stretches of each
+    notebook (loading, plotting, one-off probes) that left one idle.
     """
     chosen = [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
     if not chosen:
         raise ValueError(f"no notebook matches {only}; known: {', '.join(nb.name for nb in notebooks())}")
     timings_file = reports_dir(profile) / TIMINGS
     last = read_json(timings_file) if timings_file.exists() else {}
-    took: dict[str, float] = {}
-    for i, nb in enumerate(chosen):
-        left = [last.get(n.stem) for n in chosen[i:]]
-        known = f"; last run {_clock(left[0])}" if left[0] else ""
-        total = f", about {_clock(sum(left))} left in all" if all(left) else ""
-        print(f"[grains] running {nb.name} ({i + 1}/{len(chosen)}, profile {profile}{known}{total})", flush=True)
-        start = time.perf_counter()
-        run_notebook(nb, profile)
-        took[nb.stem] = time.perf_counter() - start
-        write_json(timings_file, {**read_json(timings_file), **took} if timings_file.exists() else took)
-        print(f"[grains] {nb.stem} done in {_clock(took[nb.stem])}", flush=True)
-    print(timings_table(took, profile), flush=True)
+    began, took = time.perf_counter(), {}
+    if parallel <= 1 or len(chosen) == 1:
+        for i, nb in enumerate(chosen):
+            _announce(nb, profile, chosen[i:], last, f"{i + 1}/{len(chosen)}")
+            start = time.perf_counter()
+            run_notebook(nb, profile)
+            _finished(nb, time.perf_counter() - start, took, timings_file)
+    else:
+        _run_side_by_side(chosen, profile, parallel, last, took, timings_file)
+    print(timings_table(took, profile, time.perf_counter() - began), flush=True)
     return took
 
 
-def timings_table(took: dict[str, float], profile: str) -> str:
-    """A plain-text table of wall time per notebook and in total, as the README quotes it."""
-    width = max(len(name) for name in [*took, "total"])
+class NotebookFailed(RuntimeError):
+    """A notebook run in a child process exited with an error (printed by the child)."""
+
+
+def _announce(nb: Path, profile: str, left: Sequence[Path], last: dict, position: str) -> None:
+    times = [last.get(n.stem) for n in left]
+    known = f"; last run {_clock(times[0])}" if times[0] else ""
+    total = f", about {_clock(sum(times))} of notebooks left" if all(times) else ""
+    print(f"[grains] running {nb.name} ({position}, profile {profile}{known}{total})", flush=True)
+
+
+def _finished(nb: Path, seconds: float, took: dict[str, float], timings_file: Path) -> None:
+    took[nb.stem] = seconds
+    write_json(timings_file, {**read_json(timings_file), **took} if timings_file.exists() else took)
+    print(f"[grains] {nb.stem} done in {_clock(seconds)}", flush=True)
+
+
+def _run_side_by_side(chosen: list[Path], profile: str, parallel: int, last: dict, took: dict[str, float],
+                      timings_file: Path) -> None:
+    """Run ``chosen`` in up to ``parallel`` child processes (``python -m lib.runner --notebook``), each started
+    once the notebooks it needs (:data:`NEEDS`, among ``chosen``) are done, the longest by the last run first."""
+    tags = {nb.stem.split("_")[0]: nb for nb in chosen}
+    pending, running, done = list(chosen), {}, set()
+
+    def ready(nb: Path) -> bool:
+        return all(need in done or need not in tags for need in NEEDS.get(nb.stem.split("_")[0], ()))
+
+    try:
+        while pending or running:
+            startable = sorted((nb for nb in pending if ready(nb)), key=lambda nb: -last.get(nb.stem, 0))
+            while startable and len(running) < parallel:
+                nb = startable.pop(0)
+                pending.remove(nb)
+                _announce(nb, profile, [nb, *pending], last, f"{len(chosen) - len(pending)}/{len(chosen)}")
+                child = subprocess.Popen([sys.executable, "-m", "lib.runner", "--profile", profile,
+                                          "--notebook", str(nb)], cwd=REPO_ROOT)
+                running[nb] = (child, time.perf_counter())
+            time.sleep(0.5)
+            for nb, (child, start) in list(running.items()):
+                if child.poll() is None:
+                    continue
+                del running[nb]
+                if child.returncode != 0:
+                    raise NotebookFailed(f"{nb.name} failed (exit {child.returncode}); its error is printed above")
+                done.add(nb.stem.split("_")[0])
+                _finished(nb, time.perf_counter() - start, took, timings_file)
+    finally:
+        for child, _ in running.values():
+            child.send_signal(signal.SIGTERM)
+        for child, _ in running.values():
+            try:
+                child.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def timings_table(took: dict[str, float], profile: str, wall: float | None = None) -> str:
+    """A plain-text table of wall time per notebook and in total, as the README quotes it; ``wall``, the elapsed
+    time of the whole run, when notebooks overlapped (then less than their sum)."""
+    width = max(len(name) for name in [*took, "total (one after another)"])
     rows = [f"{name:<{width}}  {_clock(seconds):>8}" for name, seconds in took.items()]
     rule = "-" * (width + 10)
-    return "\n".join([f"wall time per notebook (profile {profile})", rule, *rows, rule,
-                      f"{'total':<{width}}  {_clock(sum(took.values())):>8}"])
+    total = sum(took.values())
+    lines = [f"wall time per notebook (profile {profile})", rule, *rows, rule]
+    if wall is not None and wall < 0.95 * total:
+        return "\n".join([*lines, f"{'sum of notebooks':<{width}}  {_clock(total):>8}",
+                          f"{'total (side by side)':<{width}}  {_clock(wall):>8}"])
+    return "\n".join([*lines, f"{'total':<{width}}  {_clock(total):>8}"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m lib.runner [--profile demo] [--only 00 01] [--mirror DIR]``."""
+    """Command line: ``python -m lib.runner [--profile demo] [--only 00 01] [--parallel 2] [--mirror DIR]``."""
     parser = argparse.ArgumentParser(prog="python -m lib.runner", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="demo", choices=sorted(PROFILES))
     parser.add_argument("--only", nargs="*", help="notebook name prefixes to run, e.g. 00 03")
     parser.add_argument("--mirror", help="folder with offline copies of the corpora (sets GRAINS_DATA_MIRROR)")
+    parser.add_argument("--parallel", type=int, default=min(2, os.cpu_count() or 1),
+                        help="notebooks run side by side (default: 2 on a machine with 2 or more cores)")
+    parser.add_argument("--notebook", help=argparse.SUPPRESS)  # one notebook, for a parent running several at once
     args = parser.parse_args(argv)
     if args.mirror:
         os.environ["GRAINS_DATA_MIRROR"] = str(Path(args.mirror).resolve())
     signal.signal(signal.SIGTERM, _stop)  # a cancelled CI job or `kill` cleans up as Ctrl-C does
+    if args.notebook:
+        try:
+            run_notebook(args.notebook, args.profile)
+        except KeyboardInterrupt:
+            return 130
+        return 0
     try:
-        run_all(args.profile, args.only)
+        run_all(args.profile, args.only, args.parallel)
+    except NotebookFailed as error:
+        print(f"[grains] {error}; the notebooks still running were stopped, and what they cached stays.", flush=True)
+        return 1
     except KeyboardInterrupt:
         print("\n[grains] interrupted: the notebook that was running left no report; trained models, activations and "
               "probes saved so far stay cached, so running the same command again resumes from them.", flush=True)

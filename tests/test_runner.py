@@ -131,3 +131,27 @@ def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(
         assert f"notebooks/{needed}.ipynb" in intro, f"say to run {needed} first"
     if not re.findall(r"read_results\(", code):
         assert "built here with progress bars" in intro or "progress bar per epoch" in intro, "say what gets built"
+
+
+def test_notebooks_run_side_by_side_once_what_they_need_is_done_and_a_failure_stops_the_run(tmp_path):
+    notebooks_dir, reports = tmp_path / "notebooks", tmp_path / "reports"
+    notebooks_dir.mkdir()
+    stamp = "import time\nfrom pathlib import Path\nPath('{}').write_text(str(time.time()))\ntime.sleep(4)"
+    for name in ("00_first", "01_second", "06_after_01"):
+        _notebook(notebooks_dir / f"{name}.ipynb", f"## {name}", stamp.format(tmp_path / name))
+    env = {**os.environ, "GRAINS_REPORTS_DIR": str(reports), "PYTHONPATH": str(REPO_ROOT)}
+    script = ("import sys; from pathlib import Path; from lib import runner; "
+              f"runner.NOTEBOOKS_DIR = Path({str(notebooks_dir)!r}); sys.exit(runner.main(['--profile', 'tiny', "
+              "'--parallel', '2']))")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stdout + run.stderr
+    started = {name: float((tmp_path / name).read_text()) for name in ("00_first", "01_second", "06_after_01")}
+    assert abs(started["00_first"] - started["01_second"]) < 3, "independent notebooks start together"
+    assert started["06_after_01"] >= started["01_second"] + 4, "06 waits for 01 (runner.NEEDS)"
+    assert {p.name for p in (reports / "tiny").glob("*.ipynb")} == {"00_first.ipynb", "01_second.ipynb",
+                                                                    "06_after_01.ipynb"}
+    assert "total (side by side)" in run.stdout
+
+    _notebook(notebooks_dir / "00_first.ipynb", "## Failing", "raise ValueError('broken on purpose')")
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 1 and "00_first.ipynb failed" in run.stdout, run.stdout + run.stderr
