@@ -115,6 +115,10 @@ class Memory:
     values: Tensor
     mask: Tensor
 
+    def select(self, rows: Tensor) -> "Memory":
+        """The memory of the sentences ``rows`` (a boolean mask or indices over the batch) only."""
+        return Memory(*(t[rows] for t in (self.keys, self.values, self.mask)))
+
     def repeat(self, times: int) -> "Memory":
         """Each sentence repeated ``times`` times in a row (for beam search)."""
         return Memory(*(t.repeat_interleave(times, dim=0) for t in (self.keys, self.values, self.mask)))
