@@ -80,7 +80,18 @@ def _linguistic_correlation(r: dict) -> str:
             "minimal-set share and selectivity; 95 % intervals in brackets, verdicts \"not resolved\" where they "
             "overlap:\n\n"
             + markdown_table(rows, ["model", "prop", "MAJ", "all", "vs MAJ", "top 10 %", "random 10 %",
-                                    "bottom 10 %", "top vs random", "minimal share", "selectivity"]))
+                                    "bottom 10 %", "top vs random", "minimal share", "selectivity"])
+            + _convergence(r.get("convergence")))
+
+
+def _convergence(c: dict | None) -> str:
+    """One sentence on how settled the focus probe's ranking is (notebook 01's convergence check), or nothing."""
+    if not c:
+        return ""
+    overlaps = ", ".join(f"top {pct} % {value:.2f}" for pct, value in c["jaccard"].items())
+    return (f"\n\nRanking convergence (focus probe): trained on from tol {c['tol']:g} to {c['tighter_tol']:g}, its "
+            f"objective falls by {100 * c['objective_gap']:.2f} % and its top sets overlap (Jaccard) {overlaps}: "
+            + ("settled." if c["settled"] else "**not settled** at the profile's tolerance."))
 
 
 def _verdict_counts(verdicts: list[str]) -> str:

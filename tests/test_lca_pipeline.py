@@ -1,8 +1,11 @@
 """LCA as cached pipeline steps (lib.pipeline.lca): summaries and orders computed by worker processes are the ones
 the notebook would compute in its own process, and cached pairs are read, not recomputed."""
 import numpy as np
+import pandas as pd
+import pytest
 
-from lib.pipeline.lca import _summary_path, lca_order, lca_orders, lca_path, summaries, summary
+from lib.pipeline.lca import (_label_minimal_path, _summary_path, label_minimal, lca_order, lca_orders, lca_path,
+                              summaries, summary)
 from lib.pipeline.profiles import get_profile
 
 
@@ -26,3 +29,16 @@ def test_orders_from_two_workers_equal_in_process_ones(tiny_data_dir):
         lca_path(p, model, "brown", "morph", "order.npy", lambdas=None, ranking="scaled").unlink()
         lca_path(p, model, "brown", "morph", "probe.npz", lambdas=None).unlink()
         np.testing.assert_array_equal(lca_order(p, model, "brown", "morph"), parallel[model]["morph"])
+
+
+def test_one_vs_rest_minimal_sets_from_two_workers_equal_in_process_ones_and_are_cached(tiny_data_dir, monkeypatch):
+    p = get_profile("tiny")
+    parallel = label_minimal(p, "lm", "brown", "position", exact_up_to=4, step_pct=25.0, jobs=2, progress=False)
+    assert list(parallel.label) == sorted(parallel.label) and len(parallel) == 3
+    for label in parallel.label:
+        _label_minimal_path(p, "lm", "brown", "position", label, 4, 25.0).unlink()
+    here = label_minimal(p, "lm", "brown", "position", exact_up_to=4, step_pct=25.0, jobs=1, progress=False)
+    pd.testing.assert_frame_equal(here, parallel)
+    monkeypatch.setattr("lib.pipeline.lca.label_minimal_sets", lambda *a, **k: pytest.fail("recomputed"))
+    pd.testing.assert_frame_equal(label_minimal(p, "lm", "brown", "position", exact_up_to=4, step_pct=25.0,
+                                                progress=False), here)

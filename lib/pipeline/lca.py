@@ -14,6 +14,7 @@ Used in: 01_linguistic_correlation, 03_ablation_in_the_model, 04-07 (probes and 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Callable, Sequence
@@ -24,10 +25,12 @@ import pandas as pd
 from lib.methods.ablation import (ablation_table, groups_of_test, label_minimal_sets, minimal_set, results_dict,
                                   retrained_runs, table_interval)
 from lib.methods.baselines import majority_correct
+from lib.methods.convergence import Convergence, convergence
 from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
                                    verdict)
 from lib.methods.per_layer import layer_accuracies, probe_interval
-from lib.methods.probing import LambdaSearch, Probe, ProbeSettings, lambda_search, predict, train_probe
+from lib.methods.probing import (SOLVER_REVISION, LambdaSearch, Probe, ProbeSettings, lambda_search, predict,
+                                 train_probe)
 from lib.methods.ranking import global_order, jaccard, ranking_weights, top
 from lib.methods.selectivity import selectivity
 from lib.pipeline.artifacts import atomic_path
@@ -78,7 +81,7 @@ def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: s
     profile fields such as the ablation step."""
     p = get_profile(profile)
     key = {"model": model_key(p, model), "split": split_key(p, corpus), "prop": property_id(prop),
-           "settings": probe_settings(p, extra.pop("lambdas", None)), **extra}
+           "settings": probe_settings(p, extra.pop("lambdas", None)), "solver_revision": SOLVER_REVISION, **extra}
     return artifact(p, "lca", f"{model}-{corpus_id(corpus)}-{property_id(prop)}", key, name)
 
 
@@ -269,8 +272,9 @@ def prepare(profile: str | Profile, models: Sequence[str], corpus: str, props: S
     """Compute, in one pool of worker processes, every artifact notebook 01 reads and the cache lacks: the
     :func:`summary` of each (model, prop); in the same task, since both start from that pair's LCA probe, its
     :func:`layer_summary` (props in ``layer_props``) and the :func:`ranking_comparison` of ``compare`` = (model,
-    prop); and beside them the λ search of ``search`` = (model, prop, margin, max_words). One pool keeps every
-    core busy to the end, where separate batches and single probes between them left one idle.
+    prop) with its :func:`convergence_check`; and beside them the λ search of ``search`` = (model, prop, margin,
+    max_words). One pool keeps every core busy to the end, where separate batches and single probes between them
+    left one idle.
     Used in: 01_linguistic_correlation."""
     from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
 
@@ -282,7 +286,8 @@ def prepare(profile: str | Profile, models: Sequence[str], corpus: str, props: S
                 ("summary", not _summary_path(p, model, corpus, prop, ranking, fill, lambdas).exists()),
                 ("layers", prop in layer_props and not _layer_path(p, model, corpus, prop, lambdas).exists()),
                 ("comparison", (model, prop) == compare
-                 and not _comparison_path(p, model, corpus, prop, lambdas).exists())) if missing)
+                 and not (_comparison_path(p, model, corpus, prop, lambdas).exists()
+                          and _convergence_path(p, model, corpus, prop, ranking, lambdas).exists()))) if missing)
             if parts:
                 tasks.append((p, model, corpus, prop, ranking, fill, lambdas, parts))
     if search is not None and not _search_path(p, search[0], corpus, *search[1:]).exists():
@@ -305,25 +310,46 @@ def _prepare_step(task: tuple) -> None:
         layer_summary(p, model, corpus, prop, data, lambdas=lambdas)
     if "comparison" in parts:
         ranking_comparison(p, model, corpus, prop, data, lambdas)
+        convergence_check(p, model, corpus, prop, data, ranking, lambdas)
 
 
 def label_minimal(profile: str | Profile, model: str, corpus: str, prop: str, data=None, exact_up_to: int = 32,
-                  step_pct: float = 1.0) -> pd.DataFrame:
+                  step_pct: float = 1.0, jobs: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Per label of ``prop``, the minimal set of a one-vs-rest probe (``lib.methods.ablation.label_minimal_sets``
     with the profile's probe settings and δ), searched one neuron at a time up to ``exact_up_to``, then in
-    ``step_pct`` % steps; cached by that grid, so a rerun of notebook 04 does not retrain its dozens of probes.
+    ``step_pct`` % steps; each label cached by that grid, the missing ones searched in ``jobs`` worker processes
+    (default: the profile's ``probe.workers``), so a rerun of notebook 04 does not retrain its dozens of probes.
     Used in: 04_localized_or_distributed."""
     p = get_profile(profile)
+    split = _data(p, model, corpus, prop, data)
+    train, test = (np.asarray(part[1], dtype=str) for part in (split.train, split.test))
+    labels = sorted(set(test) & set(train))
+    grid = (exact_up_to, step_pct)
+    todo = [(p, model, corpus, prop, label, *grid) for label in labels
+            if not _label_minimal_path(p, model, corpus, prop, label, *grid).exists()]
+    in_workers(_label_minimal_step, todo, p.probe.workers if jobs is None else jobs, "one-vs-rest minimal sets",
+               progress)
+    return pd.DataFrame([row for label in labels for row in _label_minimal_step((p, model, corpus, prop, label, *grid),
+                                                                                 split)],
+                        columns=["label", "neurons", "share", "f1_all", "f1", "retrainings"])
+
+
+def _label_minimal_step(task: tuple, data=None) -> list[dict]:
+    p, model, corpus, prop, label, exact_up_to, step_pct = task
 
     def build() -> list[dict]:
         split = _data(p, model, corpus, prop, data)
-        return label_minimal_sets(split, probe_settings(p), p.probe.minimal_set_delta, step_pct=step_pct,
-                                  exact_up_to=exact_up_to, progress=False).to_dict("records")
+        return label_minimal_sets(split, probe_settings(p), p.probe.minimal_set_delta, labels=[label],
+                                  step_pct=step_pct, exact_up_to=exact_up_to, progress=False).to_dict("records")
 
-    return pd.DataFrame(cached(lca_path(p, model, corpus, prop, "label_minimal_sets.json",
-                                        delta=p.probe.minimal_set_delta, exact_up_to=exact_up_to, step_pct=step_pct,
-                                        start=RETRAIN_START), build),
-                        columns=["label", "neurons", "share", "f1_all", "f1", "retrainings"])
+    return cached(_label_minimal_path(p, model, corpus, prop, label, exact_up_to, step_pct), build)
+
+
+def _label_minimal_path(p: Profile, model: str, corpus: str, prop: str, label: str, exact_up_to: int,
+                        step_pct: float) -> Path:
+    return lca_path(p, model, corpus, prop, f"label_minimal-{hashlib.sha256(label.encode()).hexdigest()[:12]}.json",
+                    label=label, delta=p.probe.minimal_set_delta, exact_up_to=exact_up_to, step_pct=step_pct,
+                    start=RETRAIN_START)
 
 
 def _against_majority(p: Profile, probe: Probe, data) -> dict:
@@ -403,6 +429,28 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
         return rows
 
     return pd.DataFrame(cached(_comparison_path(p, model, corpus, prop, lambdas), build))
+
+
+def convergence_check(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
+                      lambdas: tuple[float, float] | None = None) -> Convergence:
+    """How settled the LCA probe's ranking is: the probe trained on from its weights to a tenth of the profile's
+    tolerance (``lib.methods.convergence``), top sets compared at the profile's percentages; cached.
+    Used in: 01_linguistic_correlation."""
+    p = get_profile(profile)
+
+    def build() -> dict:
+        split = _data(p, model, corpus, prop, data)
+        probe = lca_probe(p, model, corpus, prop, split, progress=False, lambdas=lambdas)
+        found = convergence(probe, split, probe_settings(p, lambdas), ranking, p.probe.percentages)
+        return dataclasses.asdict(found)
+
+    return Convergence(**cached(_convergence_path(p, model, corpus, prop, ranking, lambdas), build))
+
+
+def _convergence_path(p: Profile, model: str, corpus: str, prop: str, ranking: str,
+                      lambdas: tuple[float, float] | None) -> Path:
+    return lca_path(p, model, corpus, prop, "convergence.json", lambdas=lambdas, ranking=ranking,
+                    percentages=p.probe.percentages)
 
 
 def _comparison_path(p: Profile, model: str, corpus: str, prop: str, lambdas: tuple[float, float] | None) -> Path:
