@@ -155,3 +155,19 @@ def test_notebooks_run_side_by_side_once_what_they_need_is_done_and_a_failure_st
     _notebook(notebooks_dir / "00_first.ipynb", "## Failing", "raise ValueError('broken on purpose')")
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 1 and "00_first.ipynb failed" in run.stdout, run.stdout + run.stderr
+
+
+def _slow_step(task: tuple) -> None:
+    time.sleep(task[0])
+
+
+def test_a_batch_of_long_worker_steps_reports_its_elapsed_time_before_the_first_step_ends(tmp_path, monkeypatch):
+    from lib.pipeline.workers import in_workers
+
+    lines = tmp_path / "progress.txt"
+    monkeypatch.setenv(progress.PROGRESS_ENV, str(lines))
+    monkeypatch.setenv(progress.INTERVAL_ENV, "0.3")
+    in_workers(_slow_step, [(3.0,), (3.0,)], jobs=2, desc="slow steps")
+    states = lines.read_text().splitlines()
+    assert any(line.startswith("slow steps:   0% (0/2)") for line in states), states
+    assert states[-1].startswith("slow steps: 100% (2/2)"), states

@@ -12,7 +12,7 @@ import os
 from typing import Callable, Sequence
 
 from lib.methods.probing import device
-from lib.progress import tqdm
+from lib.progress import interval, tqdm
 
 
 def worker_count(tasks: int, jobs: int | None = None) -> int:
@@ -26,7 +26,9 @@ def worker_count(tasks: int, jobs: int | None = None) -> int:
 def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int | None = None, desc: str = "",
                progress: bool = True) -> None:
     """Run ``step(task)`` for every task, in :func:`worker_count` spawned processes, with one progress bar.
-    ``step`` must be a module-level function (it is pickled by name) whose results go to a cache."""
+    ``step`` must be a module-level function (it is pickled by name) whose results go to a cache. The bar is
+    redrawn every :func:`lib.progress.interval` seconds while the workers run, so a batch of minutes-long steps
+    shows its elapsed time before the first one ends."""
     workers = worker_count(len(tasks), jobs)
     with tqdm(total=len(tasks), desc=desc, disable=not progress or not tasks) as bar:
         if workers == 1:
@@ -35,5 +37,12 @@ def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int 
                 bar.update(1)
             return
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(step, tasks):
+            results, left = pool.imap_unordered(step, tasks), len(tasks)
+            while left:
+                try:
+                    results.next(timeout=interval())
+                except multiprocessing.TimeoutError:
+                    bar.refresh()
+                    continue
+                left -= 1
                 bar.update(1)
