@@ -206,6 +206,10 @@ def _to_html(executed: Path) -> str:
 
 
 NEEDS = {"03": ("02",), "04": ("01", "02"), "05": ("01", "02", "04"), "06": ("01",), "07": ("01", "02")}
+# Each notebook run side by side computes on one thread (torch, MKL, OpenBLAS): two 2-thread processes on two cores
+# spent half their time spinning (an en→de extraction took 31 s beside another one against 8.7 s alone; with one
+# thread each, 14.3 s beside another as alone). Its worker pools still use one process per core.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 """Which notebooks (by number) must finish before another starts when notebooks run side by side: what each reads
 of the others' results (04 and 06 read 01's JSON; 03, 04, 05 and 07 read the rankings and probes 01 and 02 build).
 Notebooks that build the same artifact at once do not duplicate it: the cache's build lock makes one wait."""
@@ -258,8 +262,9 @@ def _finished(nb: Path, seconds: float, took: dict[str, float], timings_file: Pa
 
 def _run_side_by_side(chosen: list[Path], profile: str, parallel: int, last: dict, took: dict[str, float],
                       timings_file: Path) -> None:
-    """Run ``chosen`` in up to ``parallel`` child processes (``python -m lib.runner --notebook``), each started
-    once the notebooks it needs (:data:`NEEDS`, among ``chosen``) are done, the longest by the last run first."""
+    """Run ``chosen`` in up to ``parallel`` child processes (``python -m lib.runner --notebook``, computing on
+    one thread: :data:`ONE_THREAD`), each started once the notebooks it needs (:data:`NEEDS`, among ``chosen``) are
+    done, the longest by the last run first."""
     tags = {nb.stem.split("_")[0]: nb for nb in chosen}
     pending, running, done = list(chosen), {}, set()
 
@@ -274,7 +279,7 @@ def _run_side_by_side(chosen: list[Path], profile: str, parallel: int, last: dic
                 pending.remove(nb)
                 _announce(nb, profile, [nb, *pending], last, f"{len(chosen) - len(pending)}/{len(chosen)}")
                 child = subprocess.Popen([sys.executable, "-m", "lib.runner", "--profile", profile,
-                                          "--notebook", str(nb)], cwd=REPO_ROOT)
+                                          "--notebook", str(nb)], cwd=REPO_ROOT, env={**os.environ, **ONE_THREAD})
                 running[nb] = (child, time.perf_counter())
             time.sleep(0.5)
             for nb, (child, start) in list(running.items()):

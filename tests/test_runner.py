@@ -136,7 +136,8 @@ def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(
 def test_notebooks_run_side_by_side_once_what_they_need_is_done_and_a_failure_stops_the_run(tmp_path):
     notebooks_dir, reports = tmp_path / "notebooks", tmp_path / "reports"
     notebooks_dir.mkdir()
-    stamp = "import time\nfrom pathlib import Path\nPath('{}').write_text(str(time.time()))\ntime.sleep(4)"
+    stamp = ("import time\nfrom pathlib import Path\nPath('{0}').write_text(str(time.time()))\ntime.sleep(4)\n"
+             "import torch\nPath('{0}.threads').write_text(str(torch.get_num_threads()))")
     for name in ("00_first", "01_second", "06_after_01"):
         _notebook(notebooks_dir / f"{name}.ipynb", f"## {name}", stamp.format(tmp_path / name))
     env = {**os.environ, "GRAINS_REPORTS_DIR": str(reports), "PYTHONPATH": str(REPO_ROOT)}
@@ -151,6 +152,7 @@ def test_notebooks_run_side_by_side_once_what_they_need_is_done_and_a_failure_st
     assert {p.name for p in (reports / "tiny").glob("*.ipynb")} == {"00_first.ipynb", "01_second.ipynb",
                                                                     "06_after_01.ipynb"}
     assert "total (side by side)" in run.stdout
+    assert {(tmp_path / f"{name}.threads").read_text() for name in started} == {"1"}, "one thread each (ONE_THREAD)"
 
     _notebook(notebooks_dir / "00_first.ipynb", "## Failing", "raise ValueError('broken on purpose')")
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
