@@ -30,6 +30,8 @@ from lib.summary import write_summary
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 TIMINGS = "timings.json"
+# What each notebook took on a fresh clone (measured, with the machine it ran on): a first run's estimates.
+FRESH_TIMINGS = NOTEBOOKS_DIR / "timings.json"
 
 
 def notebooks() -> list[Path]:
@@ -220,7 +222,7 @@ def run_all(profile: str, only: list[str] | None = None, parallel: int = 1) -> d
     processes as :data:`NEEDS` allows, saying what is left; one at a time in this process when ``parallel`` is 1.
 
     Before each notebook it prints the time the last run of the profile took for it and for all that remain
-    (``reports/<profile>/timings.json``); at the end, a table of wall time per notebook. Returns the seconds each
+    (:func:`previous_timings`: this machine's last run, or a fresh clone's); at the end, a table of wall time per notebook. Returns the seconds each
     notebook took. Ctrl-C stops cleanly: the notebooks being run leave no report and the next run resumes from
     caches. Two at a time keep both cores of a 2-core machine busy through the single-threaded stretches of each
     notebook (loading, plotting, one-off probes) that left one idle.
@@ -229,7 +231,7 @@ def run_all(profile: str, only: list[str] | None = None, parallel: int = 1) -> d
     if not chosen:
         raise ValueError(f"no notebook matches {only}; known: {', '.join(nb.name for nb in notebooks())}")
     timings_file = reports_dir(profile) / TIMINGS
-    last = read_json(timings_file) if timings_file.exists() else {}
+    last = previous_timings(profile)
     began, took = time.perf_counter(), {}
     if parallel <= 1 or len(chosen) == 1:
         for i, nb in enumerate(chosen):
@@ -243,13 +245,24 @@ def run_all(profile: str, only: list[str] | None = None, parallel: int = 1) -> d
     return took
 
 
+def previous_timings(profile: str) -> dict[str, float]:
+    """Seconds per notebook of the last run of ``profile`` here (``reports/<profile>/timings.json``), or else of the
+    fresh-clone run recorded in :data:`FRESH_TIMINGS` (key ``"fresh clone"`` set), or nothing."""
+    timings_file = reports_dir(profile) / TIMINGS
+    if timings_file.exists():
+        return read_json(timings_file)
+    fresh = read_json(FRESH_TIMINGS).get(profile) if FRESH_TIMINGS.exists() else None
+    return {**fresh["notebooks"], "fresh clone": fresh["measured"]} if fresh else {}
+
+
 class NotebookFailed(RuntimeError):
     """A notebook run in a child process exited with an error (printed by the child)."""
 
 
 def _announce(nb: Path, profile: str, left: Sequence[Path], last: dict, position: str) -> None:
     times = [last.get(n.stem) for n in left]
-    known = f"; last run {_clock(times[0])}" if times[0] else ""
+    run = f"a fresh clone ({last['fresh clone']})" if "fresh clone" in last else "last run"
+    known = f"; {run} {_clock(times[0])}" if times[0] else ""
     total = f", about {_clock(sum(times))} of notebooks left" if all(times) else ""
     print(f"[grains] running {nb.name} ({position}, profile {profile}{known}{total})", flush=True)
 

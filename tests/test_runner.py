@@ -121,6 +121,21 @@ def test_the_timings_table_lists_every_notebook_and_the_total():
     assert lines[-1].startswith("total") and lines[-1].endswith("13:39")
 
 
+def test_a_first_run_announces_the_fresh_clone_timings_and_a_later_run_its_own(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GRAINS_REPORTS_DIR", str(tmp_path / "reports"))
+    fresh = tmp_path / "timings.json"
+    fresh.write_text(json.dumps({"demo": {"measured": "2 cores, 2026-12-01",
+                                          "notebooks": {"00_a": 60.0, "01_b": 120.0}}}))
+    monkeypatch.setattr(runner, "FRESH_TIMINGS", fresh)
+    nbs = [Path("00_a.ipynb"), Path("01_b.ipynb")]
+    runner._announce(nbs[0], "demo", nbs, runner.previous_timings("demo"), "1/2")
+    assert "a fresh clone (2 cores, 2026-12-01) 1:00, about 3:00 of notebooks left" in capsys.readouterr().out
+    runner._finished(nbs[0], 30.0, {}, tmp_path / "reports" / "demo" / runner.TIMINGS)
+    runner._announce(nbs[0], "demo", nbs[:1], runner.previous_timings("demo"), "1/2")
+    assert "; last run 0:30, about 0:30 of notebooks left" in capsys.readouterr().out
+    assert runner.previous_timings("tiny") == {}
+
+
 @pytest.mark.parametrize("path", runner.notebooks(), ids=lambda p: p.stem)
 def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(path):
     nb = nbformat.read(path, as_version=4)
