@@ -208,13 +208,13 @@ def _to_html(executed: Path) -> str:
 
 
 NEEDS = {"03": ("02",), "04": ("01", "02"), "05": ("01", "02", "04"), "06": ("01",), "07": ("01", "02")}
+"""Which notebooks (by number) must finish before another starts when notebooks run side by side: what each reads
+of the others' results (04 and 06 read 01's JSON; 03, 04, 05 and 07 read the rankings and probes 01 and 02 build).
+Notebooks that build the same artifact at once do not duplicate it: the cache's build lock makes one wait."""
 # Each notebook run side by side computes on one thread (torch, MKL, OpenBLAS): two 2-thread processes on two cores
 # spent half their time spinning (an en→de extraction took 31 s beside another one against 8.7 s alone; with one
 # thread each, 14.3 s beside another as alone). Its worker pools still use one process per core.
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-"""Which notebooks (by number) must finish before another starts when notebooks run side by side: what each reads
-of the others' results (04 and 06 read 01's JSON; 03, 04, 05 and 07 read the rankings and probes 01 and 02 build).
-Notebooks that build the same artifact at once do not duplicate it: the cache's build lock makes one wait."""
 
 
 def run_all(profile: str, only: list[str] | None = None, parallel: int = 1) -> dict[str, float]:
@@ -222,10 +222,10 @@ def run_all(profile: str, only: list[str] | None = None, parallel: int = 1) -> d
     processes as :data:`NEEDS` allows, saying what is left; one at a time in this process when ``parallel`` is 1.
 
     Before each notebook it prints the time the last run of the profile took for it and for all that remain
-    (:func:`previous_timings`: this machine's last run, or a fresh clone's); at the end, a table of wall time per notebook. Returns the seconds each
-    notebook took. Ctrl-C stops cleanly: the notebooks being run leave no report and the next run resumes from
-    caches. Two at a time keep both cores of a 2-core machine busy through the single-threaded stretches of each
-    notebook (loading, plotting, one-off probes) that left one idle.
+    (:func:`previous_timings`: this machine's last run, or a fresh clone's); at the end, a table of wall time per
+    notebook. Returns the seconds each notebook took. Ctrl-C stops cleanly: the notebooks being run leave no report
+    and the next run resumes from caches. Two at a time keep both cores of a 2-core machine busy through the
+    single-threaded stretches of each notebook (loading, plotting, one-off probes) that left one idle.
     """
     chosen = [nb for nb in notebooks() if not only or any(nb.name.startswith(o) for o in only)]
     if not chosen:
@@ -245,7 +245,7 @@ def run_all(profile: str, only: list[str] | None = None, parallel: int = 1) -> d
     return took
 
 
-def previous_timings(profile: str) -> dict[str, float]:
+def previous_timings(profile: str) -> dict[str, Any]:
     """Seconds per notebook of the last run of ``profile`` here (``reports/<profile>/timings.json``), or else of the
     fresh-clone run recorded in :data:`FRESH_TIMINGS` (key ``"fresh clone"`` set), or nothing."""
     timings_file = reports_dir(profile) / TIMINGS

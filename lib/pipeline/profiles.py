@@ -57,8 +57,9 @@ class ProbeSizes:
     and ``tol`` say how far each probe is optimised (``lib.methods.probing.ProbeSettings``): tiny and demo stop at
     tol 1e-3: on the demo LSTMs +0.4 to +0.8 % above the optimum's objective, accuracy unchanged, top-10 % sets 0.5
     to 0.65 alike (Jaccard) with a 1e-4 probe; on MiniLM POS far above the optimum (``benchmarks/
-    bench_convergence.py``), which notebook 01 reports (``lca.convergence_check``). ``workers`` processes train a batch of probes (``lib.pipeline.workers``): None for one per CPU
-    core; tiny uses 1, its probes take less time than a process takes to start."""
+    bench_convergence.py``), which notebook 01 reports (``lca.convergence_check``). ``workers`` processes train a
+    batch of probes (``lib.pipeline.workers``): None for one per CPU core; tiny uses 1, its probes take less time
+    than a process takes to start."""
 
     train_sentences: int
     dev_sentences: int
