@@ -6,12 +6,14 @@ beside its HTML rendering, and each notebook records its key numbers with :func:
 compared without reading HTML. While a notebook runs, the terminal
 shows its sections and its progress bars as plain lines (:class:`Follower`, :mod:`lib.progress`); at the end, the
 wall time per notebook (kept in ``reports/<profile>/timings.json`` to estimate the next run). Ctrl-C or SIGTERM stops
-cleanly: no half-written report, no kernel left behind, and the next run resumes from the caches.
+cleanly: no half-written report, no kernel left behind (a kernel that does not shut down within ``STOP_GRACE``
+seconds is killed), and the next run resumes from the caches.
 Used in: the Makefile (``python -m lib.runner``), tests/test_notebooks.py, and the last cell of every notebook.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -339,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.mirror:
         os.environ["GRAINS_DATA_MIRROR"] = str(Path(args.mirror).resolve())
-    signal.signal(signal.SIGTERM, _stop)  # a cancelled CI job or `kill` cleans up as Ctrl-C does
+    for stop in (signal.SIGINT, signal.SIGTERM):  # a cancelled CI job or `kill` cleans up as Ctrl-C does
+        signal.signal(stop, _stop)
     if args.notebook:
         try:
             run_notebook(args.notebook, args.profile)
@@ -360,8 +363,39 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+STOP_GRACE = 30.0  # seconds a stopped run may spend shutting its kernels down before they are killed
+
+
 def _stop(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM: raise KeyboardInterrupt, so that every context manager cleans up (no report, kernel shut
+    down); should that cleanup hang, :func:`_force_stop` ends it after :data:`STOP_GRACE` seconds."""
+    timer = threading.Timer(STOP_GRACE, _force_stop)
+    timer.daemon = True  # a run that cleans up in time exits without waiting for it
+    timer.start()
     raise KeyboardInterrupt
+
+
+def _force_stop() -> None:
+    """Kill every process this one started (kernels, notebooks run side by side, their workers), then exit 130."""
+    for pid in reversed(_descendants(os.getpid())):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    print("\n[grains] interrupted: a kernel did not shut down in time and was killed; the caches saved so far stay.",
+          flush=True)
+    os._exit(130)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes below ``pid``, parents before their children (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            children.setdefault(int(entry.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(entry.parent.name))
+    found, queue = [], list(children.get(pid, []))
+    while queue:
+        found.append(queue.pop(0))
+        queue.extend(children.get(found[-1], []))
+    return found
 
 
 if __name__ == "__main__":

@@ -102,6 +102,19 @@ def test_ctrl_c_leaves_no_report_stops_the_kernel_and_a_rerun_resumes_from_the_c
     assert set(json.loads((reports / "tiny" / runner.TIMINGS).read_text())) == {"00_slow"}
 
 
+def test_a_stopped_run_whose_cleanup_hangs_is_ended_and_its_processes_killed(tmp_path):
+    script = ("import signal, subprocess, sys, time; from lib import runner; runner.STOP_GRACE = 1.0; "
+              "signal.signal(signal.SIGINT, runner._stop); child = subprocess.Popen(['sleep', '120']); "
+              "print(child.pid, flush=True)\ntry:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    time.sleep(120)")
+    run = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                           stdout=subprocess.PIPE, text=True)
+    child = int(run.stdout.readline())
+    run.send_signal(signal.SIGINT)
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode == 130 and "did not shut down in time" in out, out
+    assert _gone(child), "the processes it started are killed"
+
+
 def _gone(pid, wait=10.0):
     """Whether process ``pid`` has exited (or is a zombie waiting to be reaped) within ``wait`` seconds."""
     deadline = time.monotonic() + wait
