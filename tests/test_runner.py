@@ -164,7 +164,7 @@ def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(
 def test_notebooks_run_side_by_side_once_what_they_need_is_done_and_a_failure_stops_the_run(tmp_path):
     notebooks_dir, reports = tmp_path / "notebooks", tmp_path / "reports"
     notebooks_dir.mkdir()
-    stamp = ("import time\nfrom pathlib import Path\nPath('{0}').write_text(str(time.time()))\ntime.sleep(4)\n"
+    stamp = ("import time\nfrom pathlib import Path\nPath('{0}').write_text(str(time.time()))\ntime.sleep(8)\n"
              "import torch\nPath('{0}.threads').write_text(str(torch.get_num_threads()))")
     for name in ("00_first", "01_second", "06_after_01"):
         _notebook(notebooks_dir / f"{name}.ipynb", f"## {name}", stamp.format(tmp_path / name))
@@ -175,8 +175,9 @@ def test_notebooks_run_side_by_side_once_what_they_need_is_done_and_a_failure_st
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stdout + run.stderr
     started = {name: float((tmp_path / name).read_text()) for name in ("00_first", "01_second", "06_after_01")}
-    assert abs(started["00_first"] - started["01_second"]) < 3, "independent notebooks start together"
-    assert started["06_after_01"] >= started["01_second"] + 4, "06 waits for 01 (runner.NEEDS)"
+    # Kernels start seconds apart on a loaded machine (3.8 s seen in CI); one after the other is at least 8 s apart.
+    assert abs(started["00_first"] - started["01_second"]) < 6, "independent notebooks start together"
+    assert started["06_after_01"] >= started["01_second"] + 8, "06 waits for 01 (runner.NEEDS)"
     assert {p.name for p in (reports / "tiny").glob("*.ipynb")} == {"00_first.ipynb", "01_second.ipynb",
                                                                     "06_after_01.ipynb"}
     assert "total (side by side)" in run.stdout
