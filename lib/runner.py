@@ -36,6 +36,11 @@ TIMINGS = "timings.json"
 FRESH_TIMINGS = NOTEBOOKS_DIR / "timings.json"
 
 
+def tag(notebook: Path) -> str:
+    """A notebook's number, as progress lines and :data:`NEEDS` name it ("01" for 01_linguistic_correlation)."""
+    return notebook.stem.split("_")[0]
+
+
 def notebooks() -> list[Path]:
     """The project's notebooks in reading order (``NN_name.ipynb``)."""
     return sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
@@ -123,7 +128,7 @@ class Follower:
     """
 
     def __init__(self, notebook: Path, run_dir: Path, echo: Callable[[str], None] | None = None):
-        self.tag = notebook.stem.split("_")[0]
+        self.tag = tag(notebook)
         self.file = run_dir / "progress.txt"
         self.echo = echo or (lambda line: print(line, flush=True))
         self.n_code = sum(c.get("cell_type") == "code" for c in _read_cells(notebook))
@@ -280,11 +285,11 @@ def _run_side_by_side(chosen: list[Path], profile: str, parallel: int, last: dic
     """Run ``chosen`` in up to ``parallel`` child processes (``python -m lib.runner --notebook``, computing on
     one thread: :data:`ONE_THREAD`), each started once the notebooks it needs (:data:`NEEDS`, among ``chosen``) are
     done, the longest by the last run first."""
-    tags = {nb.stem.split("_")[0]: nb for nb in chosen}
+    tags = {tag(nb): nb for nb in chosen}
     pending, running, done = list(chosen), {}, set()
 
     def ready(nb: Path) -> bool:
-        return all(need in done or need not in tags for need in NEEDS.get(nb.stem.split("_")[0], ()))
+        return all(need in done or need not in tags for need in NEEDS.get(tag(nb), ()))
 
     try:
         while pending or running:
@@ -303,7 +308,7 @@ def _run_side_by_side(chosen: list[Path], profile: str, parallel: int, last: dic
                 del running[nb]
                 if child.returncode != 0:
                     raise NotebookFailed(f"{nb.name} failed (exit {child.returncode}); its error is printed above")
-                done.add(nb.stem.split("_")[0])
+                done.add(tag(nb))
                 _finished(nb, time.perf_counter() - start, took, timings_file)
     finally:
         for child, _ in running.values():
