@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from lib.methods import correlation as cc
-from lib.pipeline.cca import cca_rankings
+from lib.pipeline.cca import cca_rankings, maxcorr_order
+from lib.pipeline import extraction
 from lib.pipeline.profiles import results_dir
 
 SHARED = {0: [3, 11, 20], 1: [7, 0, 15], 2: [13, 4, 8]}  # where each model holds the 3 shared signals
@@ -184,6 +185,29 @@ def test_cca_rankings_are_computed_once_then_read_from_cache(acts, tmp_path, mon
         cca_rankings("tiny", "brown", models=("en-de", "xx"))
     with pytest.raises(ValueError, match="at least two"):
         cca_rankings("tiny", "brown", models=("en-de",))
+
+
+def test_maxcorr_order_ranks_trained_models_as_notebook_02_and_others_against_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
+    names = ("en-de", "en-fr", "en-cs", "lm", "minilm")
+    rng = np.random.default_rng(1)
+    signal = rng.standard_normal((2000, 2))
+    acts = {}
+    for i, name in enumerate(names):
+        a = rng.standard_normal((2000, 12)).astype(np.float32)
+        a[:, [i, i + 5]] = signal + 0.1 * rng.standard_normal((2000, 2))  # two neurons every model shares
+        acts[name] = a
+
+    def get_activations(profile, model, corpus):
+        return types.SimpleNamespace(acts=acts[model], words=[str(i % 50) for i in range(2000)])
+
+    monkeypatch.setattr(extraction, "get_activations", get_activations)
+    order = maxcorr_order("tiny", "en-fr", "brown")
+    np.testing.assert_array_equal(order, cca_rankings("tiny", "brown", names[:4]).order("en-fr"))
+    assert sorted(order[:2]) == [1, 6]
+    assert len(list((results_dir("tiny") / "correlation").iterdir())) == 1  # one ranking serves 02, 03 and 07
+    assert sorted(maxcorr_order("tiny", "minilm", "brown")[:2]) == [4, 9]
+    assert len(list((results_dir("tiny") / "correlation").iterdir())) == 2  # MiniLM against the trained models
 
 
 def test_ranking_table_and_top_overlap(acts):

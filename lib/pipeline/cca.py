@@ -48,6 +48,17 @@ def cca_rankings(profile: str | Profile, corpus: str | None = None, models: Sequ
                                       max_bytes=max_bytes), RANKINGS)
 
 
+def maxcorr_order(profile: str | Profile, model: str, corpus: str | None = None) -> np.ndarray:
+    """``model``'s MaxCorr order as notebooks 02 and 03 rank it, against the profile's trained models; a model
+    outside them (MiniLM, a folder, ``hf:<id>``) against all of them. One shared cache entry for the trained models:
+    ranking MiniLM beside them in every run took 4 of the demo's CPU-minutes, and ranked the trained models against
+    a different set than notebook 02 reports. Used in: 07_neuron_explorer."""
+    p = get_profile(profile)
+    name = model_spec(p, model).name
+    group = p.models if name in p.models else (*p.models, name)
+    return cca_rankings(p, corpus, group).order(name)
+
+
 def _check_same_words(models: Sequence[str], activations: Sequence[Any]) -> None:
     first = list(activations[0].words)
     for name, a in zip(models[1:], activations[1:]):
