@@ -141,14 +141,32 @@ def test_neuron_map_round_trip_and_names():
         nmap.check([22])
 
 
-def test_get_activations_and_probe_data_take_minilm_and_cache_it(tiny_data_dir):
+def test_get_activations_and_probe_data_take_minilm_and_cache_it(tiny_data_dir, monkeypatch):
+    from lib.pipeline import transformer_cache
     from lib.pipeline.extraction import get_activations, probe_data
 
     first = get_activations("tiny", "minilm", "ud", progress=False)
     assert first.acts.shape == (len(first.words), 7 * 384) and first.neuron_map.names()[384] == "L1-0"
     stamp = (first.folder / "acts.npy").stat().st_mtime_ns
-    again = get_activations("tiny", "minilm", "ud", progress=False)
-    assert again.folder == first.folder and (again.folder / "acts.npy").stat().st_mtime_ns == stamp
     assert get_activations("tiny", "minilm", "ud", aggregation="first", progress=False).folder != first.folder
+    transformer_cache.cached_transformer.cache_clear()
+    monkeypatch.setattr(transformer_cache, "load_transformer", lambda *a, **k: pytest.fail("loaded to open a cache"))
+    again = get_activations("tiny", "minilm", "ud", progress=False)
+    assert again.neuron_map == first.neuron_map
+    assert again.folder == first.folder and (again.folder / "acts.npy").stat().st_mtime_ns == stamp
     data = probe_data("tiny", "minilm", "ud", "upos")
     assert data.train[0].shape[1] == 7 * 384 and len(data.train[1]) == len(data.train[0]) > 0
+
+
+def test_a_local_model_is_identified_by_its_files_so_a_changed_weight_file_is_a_new_cache(tmp_path):
+    from lib.pipeline.specs import model_spec
+    from lib.pipeline.transformer_cache import folder_identity
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"\0" * 1000)
+    spec = model_spec("tiny", str(tmp_path))
+    location, first = folder_identity(spec)
+    assert location == str(tmp_path.resolve()) and folder_identity(spec)[1] == first
+    (tmp_path / "model.safetensors").write_bytes(b"\0" * 999 + b"\1")
+    assert folder_identity(spec)[1] != first
+    assert folder_identity(model_spec("tiny", "hf:org/model")) is None  # a hub model is loaded and digested instead
