@@ -128,7 +128,9 @@ def _plan(p: Profile, model: str, orders: Mapping[str, np.ndarray], counts: Sequ
     spec = model_spec(p, model)
     n_neurons = next(iter(orders.values())).size
     counts = ablation_counts(n_neurons, p.ablation.step, p.ablation.max_share) if counts is None else list(counts)
-    key = {"model": model_key(p, spec), "sentences": task_sentences(p), "mode": mode}
+    from lib.pipeline.evaluation import BATCH_SIZE
+
+    key = {"model": model_key(p, spec), "sentences": task_sentences(p), "mode": mode, "batch": BATCH_SIZE}
     if mode == "mean":
         key["means"] = split_key(p, corpus)
     plan = []
