@@ -266,11 +266,32 @@ class NotebookFailed(RuntimeError):
     """A notebook run in a child process exited with an error (printed by the child)."""
 
 
-def _announce(nb: Path, profile: str, left: Sequence[Path], last: dict, position: str) -> None:
+def wall_left(waiting: dict[str, float], busy: dict[str, float] | None = None, slots: int = 1) -> float:
+    """Seconds until the notebooks ``waiting`` (tag → seconds each takes) are done when ``slots`` run at once, as
+    :func:`_run_side_by_side` starts them (longest ready first, once :data:`NEEDS` among them are done), the ones
+    running now (``busy``: tag → seconds they still need) holding their slots; one slot gives the plain sum."""
+    pending, running, now = dict(waiting), dict(busy or {}), 0.0
+    while pending or running:
+        ready = sorted((t for t in pending if not any(n in pending or n in running for n in NEEDS.get(t, ()))),
+                       key=lambda t: -pending[t])
+        for t in ready[:max(0, max(1, slots) - len(running))]:
+            running[t] = now + pending.pop(t)
+        now = running.pop(min(running, key=running.get))
+    return now
+
+
+def _announce(nb: Path, profile: str, left: Sequence[Path], last: dict, position: str,
+              running: dict[Path, float] | None = None, slots: int = 1) -> None:
+    """Say that ``nb`` starts, what the last run took for it and, from those times, the wall time until ``left``
+    (``nb`` first) and the notebooks ``running`` (→ seconds they have run) are done, ``slots`` at a time."""
     times = [last.get(n.stem) for n in left]
     run = f"a fresh clone ({last['fresh clone']})" if "fresh clone" in last else "last run"
     known = f"; {run} {_clock(times[0])}" if times[0] else ""
-    total = f", about {_clock(sum(times))} of notebooks left" if all(times) else ""
+    total = ""
+    if all(times) and all(last.get(n.stem) for n in running or {}):
+        busy = {tag(n): max(0.0, last[n.stem] - ran) for n, ran in (running or {}).items()}
+        side = f", {slots} side by side" if slots > 1 else ""
+        total = f", about {_clock(wall_left(dict(zip(map(tag, left), times)), busy, slots))} of notebooks left{side}"
     print(f"[grains] running {nb.name} ({position}, profile {profile}{known}{total})", flush=True)
 
 
@@ -297,7 +318,8 @@ def _run_side_by_side(chosen: list[Path], profile: str, parallel: int, last: dic
             while startable and len(running) < parallel:
                 nb = startable.pop(0)
                 pending.remove(nb)
-                _announce(nb, profile, [nb, *pending], last, f"{len(chosen) - len(pending)}/{len(chosen)}")
+                _announce(nb, profile, [nb, *pending], last, f"{len(chosen) - len(pending)}/{len(chosen)}",
+                          {other: time.perf_counter() - start for other, (_, start) in running.items()}, parallel)
                 child = subprocess.Popen([sys.executable, "-m", "lib.runner", "--profile", profile,
                                           "--notebook", str(nb)], cwd=REPO_ROOT, env={**os.environ, **ONE_THREAD})
                 running[nb] = (child, time.perf_counter())

@@ -149,6 +149,14 @@ def test_a_first_run_announces_the_fresh_clone_timings_and_a_later_run_its_own(t
     assert runner.previous_timings("tiny") == {}
 
 
+def test_time_left_follows_the_side_by_side_schedule_not_the_sum():
+    minutes = {"01": 22, "02": 11, "03": 9, "04": 5}  # 03 needs 02; 04 needs 01 and 02
+    waiting = {t: 60.0 * m for t, m in minutes.items()}
+    assert runner.wall_left(waiting) == 60 * 47  # one at a time: the sum
+    assert runner.wall_left(waiting, slots=2) == 60 * 27  # 01 ‖ 02 then 03; 04 after 01 at 22 min
+    assert runner.wall_left({"04": 300.0}, {"01": 600.0, "02": 60.0}, slots=2) == 900  # 04 waits for 01
+
+
 @pytest.mark.parametrize("path", runner.notebooks(), ids=lambda p: p.stem)
 def test_a_notebook_opened_before_make_demo_says_what_happens_in_its_first_cell(path):
     nb = nbformat.read(path, as_version=4)
