@@ -1,6 +1,8 @@
 """Greedy decoding of a trained demo model over the Multi30K test set: the batch keeping every sentence to the last
 step (the baseline, as before 2026-12-01) against finished sentences leaving the batch (ours), intact and with
-neurons ablated as in notebook 03, alternated in one process; the translations must be identical.
+neurons ablated as in notebook 03, alternated in one process; the translations must be identical. Then batches of
+64 sentences (before 2026-12-01) against ``evaluation.BATCH_SIZE`` (ours), with how many translations differ (float
+rounding of other batch shapes) and the BLEU of each.
 
 Uses the trained demo model (installed from checkpoints/demo/ when missing, in seconds); one torch thread, as the
 ablation workers run. Usage: .venv/bin/python benchmarks/bench_decoding.py [--model en-de] [--repeats 3]
@@ -17,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lib.pipeline import decoding  # noqa: E402
+from lib.pipeline import decoding, evaluation  # noqa: E402
 from lib.pipeline.corpora import multi30k  # noqa: E402
 from lib.pipeline.decoding import BOS, EOS, PAD, _trim, decode_limit  # noqa: E402
 from lib.pipeline.evaluation import score_bleu, translate  # noqa: E402
@@ -65,7 +67,26 @@ def main() -> int:
         print(f"{args.model} {what}: {len(source)} sentences, baseline {best['baseline']:.2f} s, ours "
               f"{best['ours']:.2f} s, {best['baseline'] / best['ours']:.2f}x; identical translations: "
               f"{out['baseline'] == out['ours']}; BLEU {score_bleu(out['ours'], reference):.2f}")
+    compare_batch_sizes(trained, source, reference, (64, evaluation.BATCH_SIZE), args.repeats)
     return 0
+
+
+def compare_batch_sizes(trained, source, reference, sizes, repeats: int) -> None:
+    """Time greedy translation of ``source`` at each batch size in ``sizes`` (baseline first), alternated."""
+    chosen = evaluation.BATCH_SIZE
+    best, out = {}, {}
+    for _ in range(repeats):
+        for size in sizes:
+            evaluation.BATCH_SIZE = size
+            began = time.perf_counter()
+            out[size] = translate(trained, source, None, beam=1)
+            best[size] = min(best.get(size, np.inf), time.perf_counter() - began)
+    evaluation.BATCH_SIZE = chosen
+    base, ours = sizes
+    differ = sum(a != b for a, b in zip(out[base], out[ours]))
+    print(f"batches of {base}: {best[base]:.2f} s, BLEU {score_bleu(out[base], reference):.2f}; of {ours}: "
+          f"{best[ours]:.2f} s, BLEU {score_bleu(out[ours], reference):.2f}; {best[base] / best[ours]:.2f}x, "
+          f"{differ} of {len(source)} translations differ")
 
 
 if __name__ == "__main__":
