@@ -25,9 +25,10 @@ from lib.pipeline.subwords import PAD
 from lib.pipeline.training import batches, collate
 
 BATCH_SIZE = 256
-"""Sentences decoded (or scored) together. Greedy en→fr over the 1,000 test sentences on one thread: 3.7 s in batches
-of 64, 2.8 s in 256 (fewer steps of the step-by-step decoder), 4.5 s in 1,000 (longer padding); 4 of 1,000
-translations differ by float rounding (BLEU 28.56 against 28.53), so ablation points record it in their key."""
+"""Sentences decoded (or scored) together. Greedy en→fr over the 1,000 test sentences on one thread: 3.4 s in batches
+of 64, 2.65 s in 256 (fewer steps of the step-by-step decoder; ``benchmarks/bench_decoding.py``), 4.5 s in 1,000
+(longer padding, measured once); 4 of 1,000 translations differ by float rounding (BLEU 28.56 against 28.53), so
+ablation points record it in their key."""
 
 
 def translate(trained, sentences: Sequence[str], zero: Iterable[int] | None = None, beam: int = 1) -> list[str]:
