@@ -50,7 +50,15 @@ def test_a_checkpoint_made_with_another_configuration_is_not_installed(tiny_data
 def test_final_weights_are_kept_in_the_profile_precision(tiny_data_dir):
     half = dataclasses.replace(TINY, lm=dataclasses.replace(TINY.lm, stored="float16"))
     trained = load_model(half, "lm", progress=False)
-    saved = torch.load(model_folder(half, "lm") / "model.pt", weights_only=False)["model"]
+    file = torch.load(model_folder(half, "lm") / "model.pt", weights_only=False)
+    saved = file["model"]
+    assert file["threads"] == torch.get_num_threads()  # ship() records it: another thread count trains another model
     assert all(v.dtype == torch.float16 for v in saved.values())
     for key, value in trained.model.state_dict().items():
         assert value.dtype == torch.float32 and torch.equal(value.cpu(), saved[key].float())
+
+
+def test_verify_retrains_on_the_thread_count_a_model_was_made_with(monkeypatch):
+    assert {shipped.training_threads(entry, jobs=2) for entry in shipped.manifest("demo").values()} == {1}
+    monkeypatch.setattr(shipped.os, "cpu_count", lambda: 8)
+    assert shipped.training_threads({"made": {}}, jobs=2) == 4  # not recorded: this machine's share

@@ -290,7 +290,7 @@ def train(model: nn.Module, config: dict, train_set: Sequence[Example], dev_set:
     final = load_checkpoint(folder / "best.pt", config)
     stored = getattr(torch, s["stored"])
     _save(folder / "model.pt", {**final, "model": {k: v.to(stored) for k, v in final["model"].items()},
-                                "history": history})
+                                "history": history, "threads": torch.get_num_threads()})
     return history
 
 
