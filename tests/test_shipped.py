@@ -62,3 +62,11 @@ def test_verify_retrains_on_the_thread_count_a_model_was_made_with(monkeypatch):
     assert {shipped.training_threads(entry, jobs=2) for entry in shipped.manifest("demo").values()} == {1}
     monkeypatch.setattr(shipped.os, "cpu_count", lambda: 8)
     assert shipped.training_threads({"made": {}}, jobs=2) == 4  # not recorded: this machine's share
+
+
+def test_training_from_scratch_uses_the_shipped_thread_count_so_it_reproduces_the_checkpoint(monkeypatch):
+    monkeypatch.setattr(training.os, "cpu_count", lambda: 8)
+    assert training.training_threads("demo", "en-de", model_config("demo", "en-de"), jobs=2) == 1
+    other = {**model_config("demo", "en-de"), "seed": 1}
+    assert training.training_threads("demo", "en-de", other, jobs=2) == 4  # not the shipped model: cores ÷ jobs
+    assert training.training_threads("tiny", "lm", model_config("tiny", "lm"), jobs=4) == 2

@@ -373,7 +373,7 @@ def train_all(profile: str | Profile, names: Sequence[str] | None = None, jobs: 
               ) -> None:
     """Make the models ``names`` (default: every trainable model of ``profile``) ready: already trained ones are
     skipped, shipped checkpoints installed (``shipped``; :mod:`lib.pipeline.shipped`), the rest trained or resumed in
-    ``jobs`` worker processes of ``cpu_count // jobs`` threads each, printing progress lines.
+    ``jobs`` worker processes (threads each: :func:`training_threads`), printing progress lines.
 
     Independent small LSTMs keep two single-thread processes busier than one two-thread process (measured in
     ``benchmarks/bench_models.py``). Interrupting loses at most each model's current epoch.
@@ -394,15 +394,27 @@ def train_all(profile: str | Profile, names: Sequence[str] | None = None, jobs: 
     if shipped:
         missing = [name for name in missing
                    if not shipped_checkpoints.install(p, name, configs[name], model_folder(p, name))]
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    tasks = [(p.name, name, training_threads(p, name, configs[name], jobs)) for name in missing]
     if jobs <= 1 or len(missing) <= 1:
-        for name in missing:
-            _train_one(p.name, name, threads)
+        for task in tasks:
+            _train_one(*task)
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(min(jobs, len(missing)), maxtasksperchild=1) as pool:
-        for _ in pool.imap_unordered(_train_star, [(p.name, name, threads) for name in missing]):
+        for _ in pool.imap_unordered(_train_star, tasks):
             pass
+
+
+def training_threads(profile: str | Profile, name: str, config: dict, jobs: int) -> int:
+    """The torch threads to train ``name`` on: for a model shipped with this ``config``, the count it was made with
+    (``lib.pipeline.shipped.training_threads``), so that training it from scratch reproduces the shipped weights
+    (another count trains another model); otherwise this machine's cores shared by ``jobs`` processes."""
+    from lib.pipeline import shipped as shipped_checkpoints
+
+    entry = shipped_checkpoints.manifest(profile).get(name)
+    if entry is not None and entry["config"] == config:
+        return shipped_checkpoints.training_threads(entry, jobs)
+    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
 
 
 def _train_star(args: tuple[str, str, int]) -> None:
