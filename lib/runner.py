@@ -274,7 +274,8 @@ def wall_left(waiting: dict[str, float], busy: dict[str, float] | None = None, s
     while pending or running:
         ready = sorted((t for t in pending if not any(n in pending or n in running for n in NEEDS.get(t, ()))),
                        key=lambda t: -pending[t])
-        for t in ready[:max(0, max(1, slots) - len(running))]:
+        free = max(1, slots) - len(running)
+        for t in ready[:max(0, free)]:
             running[t] = now + pending.pop(t)
         now = running.pop(min(running, key=running.get))
     return now
@@ -284,12 +285,12 @@ def _announce(nb: Path, profile: str, left: Sequence[Path], last: dict, position
               running: dict[Path, float] | None = None, slots: int = 1) -> None:
     """Say that ``nb`` starts, what the last run took for it and, from those times, the wall time until ``left``
     (``nb`` first) and the notebooks ``running`` (→ seconds they have run) are done, ``slots`` at a time."""
-    times = [last.get(n.stem) for n in left]
+    times, running = [last.get(n.stem) for n in left], running or {}
     run = f"a fresh clone ({last['fresh clone']})" if "fresh clone" in last else "last run"
     known = f"; {run} {_clock(times[0])}" if times[0] else ""
     total = ""
-    if all(times) and all(last.get(n.stem) for n in running or {}):
-        busy = {tag(n): max(0.0, last[n.stem] - ran) for n, ran in (running or {}).items()}
+    if all(times) and all(last.get(n.stem) for n in running):
+        busy = {tag(n): max(0.0, last[n.stem] - ran) for n, ran in running.items()}
         side = f", {slots} side by side" if slots > 1 else ""
         total = f", about {_clock(wall_left(dict(zip(map(tag, left), times)), busy, slots))} of notebooks left{side}"
     print(f"[grains] running {nb.name} ({position}, profile {profile}{known}{total})", flush=True)

@@ -65,7 +65,7 @@ def test_verify_retrains_on_the_thread_count_a_model_was_made_with(monkeypatch):
 
 
 def test_training_from_scratch_uses_the_shipped_thread_count_so_it_reproduces_the_checkpoint(monkeypatch):
-    monkeypatch.setattr(training.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(shipped.os, "cpu_count", lambda: 8)
     assert training.training_threads("demo", "en-de", model_config("demo", "en-de"), jobs=2) == 1
     other = {**model_config("demo", "en-de"), "seed": 1}
     assert training.training_threads("demo", "en-de", other, jobs=2) == 4  # not the shipped model: cores ÷ jobs

@@ -18,7 +18,6 @@ import dataclasses
 import hashlib
 import math
 import multiprocessing
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -412,9 +411,7 @@ def training_threads(profile: str | Profile, name: str, config: dict, jobs: int)
     from lib.pipeline import shipped as shipped_checkpoints
 
     entry = shipped_checkpoints.manifest(profile).get(name)
-    if entry is not None and entry["config"] == config:
-        return shipped_checkpoints.training_threads(entry, jobs)
-    return max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    return shipped_checkpoints.training_threads(entry if entry and entry["config"] == config else None, jobs)
 
 
 def _train_star(args: tuple[str, str, int]) -> None:
