@@ -3,13 +3,25 @@
 A probe trains on one CPU thread (``lib.methods.probing``: thread hand-offs cost more than they save on its small
 matrices), so a notebook that trains many probes in one process leaves the other cores idle. :func:`in_workers`
 runs a batch of such steps in one spawned process per core; each step writes its own cache, which the caller then
-reads. On a GPU the steps run in this process, one after another. Used in: lib.pipeline.lca.
+reads. On a GPU the steps run in this process, one after another.
+
+Notebooks that run side by side each start such a pool, so a 2-core machine would run four one-thread steps at
+once: time-slicing them cost 7 % more CPU per LSTM probe and 20 % more per MiniLM probe (their matrices evict each
+other from the caches). A worker therefore computes only while it holds one of the machine's CPU slots
+(:func:`cpu_slot`, one per core, shared by every Grains process of this user). Used in: lib.pipeline.lca,
+lib.pipeline.model_ablation.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import multiprocessing
 import os
-from typing import Callable, Sequence
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
 
 from lib.methods.probing import device
 from lib.progress import interval, tqdm
@@ -37,7 +49,7 @@ def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int 
                 bar.update(1)
             return
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            results, left = pool.imap_unordered(step, tasks), len(tasks)
+            results, left = pool.imap_unordered(_in_slot, [(step, task) for task in tasks]), len(tasks)
             while left:
                 try:
                     results.next(timeout=interval())
@@ -46,3 +58,78 @@ def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int 
                     continue
                 left -= 1
                 bar.update(1)
+
+
+def _in_slot(job: tuple[Callable[[tuple], None], tuple]) -> None:
+    """A worker's step, computed while it holds a CPU slot. Only workers take slots: they hold no build lock when
+    they ask for one, so a slot holder never waits for a process that waits for a slot."""
+    step, task = job
+    with cpu_slot():
+        step(task)
+
+
+def slot_folder() -> Path:
+    """Where the CPU slots' lock files live: one folder per user in the system's temporary directory."""
+    return Path(tempfile.gettempdir()) / f"grains-cpu-slots-{os.getuid()}"
+
+
+@contextlib.contextmanager
+def cpu_slot(slots: int | None = None, folder: Path | None = None, poll: float = 0.02) -> Iterator[int]:
+    """Hold one of ``slots`` CPU slots (default: one per core) for the duration of the block; yields the slot's
+    number. A slot is an exclusive ``flock`` on ``slot-<i>`` in ``folder`` (default :func:`slot_folder`), released
+    by the operating system if its holder dies. Waiters are served first come, first served (:func:`_queued`): a
+    worker that frees a slot and asks again at once would otherwise take it back before any waiter woke up, as
+    notebook 02's workers did to notebook 01's for three minutes."""
+    folder = folder or slot_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    count = slots or os.cpu_count() or 1
+    with _queued(folder, poll):
+        handle, slot = _take_slot(folder, count, poll)
+    try:
+        yield slot
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+@contextlib.contextmanager
+def _queued(folder: Path, poll: float) -> Iterator[None]:
+    """Wait until this caller is the earliest living waiter in ``folder``: each waiter leaves a file named by the
+    time it came, its process and thread, removed when it is served; files of dead processes are ignored."""
+    ticket = folder / f"wait-{time.time_ns():020d}-{os.getpid()}-{threading.get_ident()}"
+    ticket.touch()
+    try:
+        while _first_waiter(folder) != ticket.name:
+            time.sleep(poll)
+        yield
+    finally:
+        ticket.unlink(missing_ok=True)
+
+
+def _first_waiter(folder: Path) -> str | None:
+    """The name of the earliest waiter's file whose process is alive (stale files of dead ones are removed)."""
+    for path in sorted(folder.glob("wait-*")):
+        pid = int(path.name.split("-")[2])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+            continue
+        except PermissionError:
+            pass
+        return path.name
+    return None
+
+
+def _take_slot(folder: Path, count: int, poll: float):
+    """The open, locked file of the first free slot and its number, polling until one is free."""
+    while True:
+        for i in range(count):
+            handle = open(folder / f"slot-{i}", "a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            return handle, i
+        time.sleep(poll)

@@ -1,0 +1,78 @@
+"""CPU slots: at most one computing worker per slot, and a dead holder's slot comes free."""
+import subprocess
+import sys
+import threading
+import time
+
+from lib.pipeline.workers import cpu_slot
+
+
+def test_no_more_steps_compute_at_once_than_there_are_slots(tmp_path):
+    running, most, lock = [], [0], threading.Lock()
+
+    def step() -> None:
+        with cpu_slot(slots=2, folder=tmp_path, poll=0.01) as slot:
+            with lock:
+                running.append(slot)
+                most[0] = max(most[0], len(running))
+                assert len(set(running)) == len(running), running
+            time.sleep(0.15)
+            with lock:
+                running.remove(slot)
+
+    threads = [threading.Thread(target=step) for _ in range(6)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 2
+    assert time.perf_counter() - start >= 0.45  # six steps of 0.15 s through two slots: three rounds
+
+
+def test_a_slot_waits_for_its_holder_and_comes_free_when_the_holder_dies(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys, time; from pathlib import Path; from lib.pipeline.workers import cpu_slot\n"
+                               f"with cpu_slot(slots=1, folder=Path({str(tmp_path)!r})):\n"
+                               "    print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    got = []
+
+    def wait_for_the_slot() -> None:
+        with cpu_slot(slots=1, folder=tmp_path, poll=0.01) as slot:
+            got.append(slot)
+
+    waiter = threading.Thread(target=wait_for_the_slot)
+    waiter.start()
+    waiter.join(0.5)
+    assert not got, "the slot was taken while its holder held it"
+    holder.kill()
+    holder.wait()
+    waiter.join(5)
+    assert got == [0]
+
+
+def test_a_waiter_is_served_before_a_worker_that_frees_its_slot_and_asks_again(tmp_path):
+    served, arrived = [], threading.Event()
+
+    def busy_worker() -> None:
+        for step in range(8):
+            with cpu_slot(slots=1, folder=tmp_path, poll=0.005):
+                served.append(("worker", step))
+                if step == 1:
+                    arrived.wait(2)
+                time.sleep(0.05)
+
+    def newcomer() -> None:
+        time.sleep(0.02)
+        arrived.set()
+        with cpu_slot(slots=1, folder=tmp_path, poll=0.005):
+            served.append(("newcomer", 0))
+
+    threads = [threading.Thread(target=busy_worker), threading.Thread(target=newcomer)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert served.index(("newcomer", 0)) <= 3, served  # it came while the worker held its second slot
