@@ -11,6 +11,11 @@ export GRAINS_DATA_MIRROR ?= $(SHARED_MIRROR)
 
 .PHONY: demo test bench lab corpora chromium clean-reports
 
+# Python keeps the bytecode of what it imports, unless PYTHONDONTWRITEBYTECODE is set (as on our machines): then
+# every kernel and worker compiled torch, pandas and transformers again, 10-13 CPU-seconds each, about 35
+# processes in a demo.
+unexport PYTHONDONTWRITEBYTECODE
+
 # --no-compile: byte-compiling every installed module took 80 of 160 s; Python compiles what it imports on first use.
 # -qq: errors only; machines whose pip.conf names absent index folders print a warning per package otherwise.
 $(BIN)/.installed: pyproject.toml

@@ -37,8 +37,8 @@ def worker_count(tasks: int, jobs: int | None = None) -> int:
 
 def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int | None = None, desc: str = "",
                progress: bool = True) -> None:
-    """Run ``step(task)`` for every task, in :func:`worker_count` spawned processes, with one progress bar.
-    ``step`` must be a module-level function (it is pickled by name) whose results go to a cache. The bar is
+    """Run ``step(task)`` for every task, in :func:`worker_count` spawned processes, each step while its worker
+    holds a CPU slot (:func:`cpu_slot`), with one progress bar. ``step`` must be a module-level function (it is pickled by name) whose results go to a cache. The bar is
     redrawn every :func:`lib.progress.interval` seconds while the workers run, so a batch of minutes-long steps
     shows its elapsed time before the first one ends."""
     workers = worker_count(len(tasks), jobs)
