@@ -6,7 +6,7 @@ runs a batch of such steps in one spawned process per core; each step writes its
 reads. On a GPU the steps run in this process, one after another.
 
 Notebooks that run side by side each start such a pool, so a 2-core machine would run four one-thread steps at
-once: time-slicing them cost 7 % more CPU per LSTM probe and 20 % more per MiniLM probe (their matrices evict each
+once: time-slicing them costs 3-6 % more CPU per probe (``benchmarks/bench_slots.py``: their matrices evict each
 other from the caches). A worker therefore computes only while it holds one of the machine's CPU slots
 (:func:`cpu_slot`, one per core, shared by every Grains process of this user). Used in: lib.pipeline.lca,
 lib.pipeline.model_ablation.
