@@ -76,3 +76,10 @@ def test_a_waiter_is_served_before_a_worker_that_frees_its_slot_and_asks_again(t
     for thread in threads:
         thread.join(10)
     assert served.index(("newcomer", 0)) <= 3, served  # it came while the worker held its second slot
+
+
+def test_a_dead_waiters_place_in_the_queue_is_skipped(tmp_path):
+    (tmp_path / "wait-00000000000000000001-1-1").touch()  # a waiter that died without removing its file
+    with cpu_slot(slots=1, folder=tmp_path, poll=0.01) as slot:
+        assert slot == 0
+    assert not list(tmp_path.glob("wait-*"))

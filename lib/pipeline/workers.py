@@ -94,30 +94,35 @@ def cpu_slot(slots: int | None = None, folder: Path | None = None, poll: float =
 
 @contextlib.contextmanager
 def _queued(folder: Path, poll: float) -> Iterator[None]:
-    """Wait until this caller is the earliest living waiter in ``folder``: each waiter leaves a file named by the
-    time it came, its process and thread, removed when it is served; files of dead processes are ignored."""
-    ticket = folder / f"wait-{time.time_ns():020d}-{os.getpid()}-{threading.get_ident()}"
-    ticket.touch()
-    try:
-        while _first_waiter(folder) != ticket.name:
-            time.sleep(poll)
-        yield
-    finally:
-        ticket.unlink(missing_ok=True)
+    """Wait until this caller is the earliest living waiter in ``folder``. Each waiter holds an ``flock`` on a file
+    named by the time it came, its process and thread (locked before it is renamed into view), removed when it is
+    served; a file nobody holds locked is a dead waiter's and is removed (:func:`_first_waiter`)."""
+    name = f"wait-{time.time_ns():020d}-{os.getpid()}-{threading.get_ident()}"
+    draft, ticket = folder / f"draft-{name}", folder / name
+    with open(draft, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        draft.rename(ticket)
+        try:
+            while _first_waiter(folder) != name:
+                time.sleep(poll)
+            yield
+        finally:
+            ticket.unlink(missing_ok=True)
 
 
 def _first_waiter(folder: Path) -> str | None:
-    """The name of the earliest waiter's file whose process is alive (stale files of dead ones are removed)."""
+    """The name of the earliest waiter's file that its waiter still holds locked; unlocked ones are removed."""
     for path in sorted(folder.glob("wait-*")):
-        pid = int(path.name.split("-")[2])
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
+            handle = open(path, "a")
+        except FileNotFoundError:
             continue
-        except PermissionError:
-            pass
-        return path.name
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return path.name
+            path.unlink(missing_ok=True)
     return None
 
 
