@@ -1,4 +1,5 @@
-"""CPU slots: at most one computing worker per slot, and a dead holder's slot comes free."""
+"""CPU slots: at most one computing worker per slot, first come first served, and the slot or queue place of a dead
+process comes free."""
 import subprocess
 import sys
 import threading
