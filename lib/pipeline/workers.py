@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import IO, Callable, Iterator, Sequence
 
 from lib.methods.probing import device
 from lib.progress import interval, tqdm
@@ -114,27 +114,31 @@ def _first_waiter(folder: Path) -> str | None:
     """The name of the earliest waiter's file that its waiter still holds locked; unlocked ones are removed."""
     for path in sorted(folder.glob("wait-*")):
         try:
-            handle = open(path, "a")
-        except FileNotFoundError:
+            handle = open(path)
+        except FileNotFoundError:  # served and removed since the listing
             continue
         with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _try_lock(handle):
                 return path.name
             path.unlink(missing_ok=True)
     return None
 
 
-def _take_slot(folder: Path, count: int, poll: float):
+def _take_slot(folder: Path, count: int, poll: float) -> tuple[IO, int]:
     """The open, locked file of the first free slot and its number, polling until one is free."""
     while True:
         for i in range(count):
             handle = open(folder / f"slot-{i}", "a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            return handle, i
+            if _try_lock(handle):
+                return handle, i
+            handle.close()
         time.sleep(poll)
+
+
+def _try_lock(handle: IO) -> bool:
+    """Take an exclusive ``flock`` on ``handle`` if nobody holds one: True if taken."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
