@@ -4,9 +4,10 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.optimize
+import torch
 
-from lib.methods.probing import (Probe, ProbeSettings, encode, evaluate, lambda_search, objective, predict,
-                                 synthetic_splits, train_probe)
+from lib.methods.probing import (_BACK_BLOCK, Probe, ProbeSettings, _design, encode, evaluate, lambda_search,
+                                 objective, predict, synthetic_splits, train_probe)
 from lib.methods.ranking import global_order
 from lib.pipeline.lca import load_probe, save_probe
 from lib.methods.selectivity import ControlTask, control_splits, selectivity
@@ -137,6 +138,15 @@ def test_training_leaves_the_callers_activations_untouched(planted, solver, neur
     before = acts.copy()
     train_probe(acts, data.train[1], settings=dataclasses.replace(FAST, solver=solver), progress=False)
     np.testing.assert_array_equal(acts, before)
+
+
+def test_wide_design_multiplies_in_blocks_to_the_exact_gradient():
+    rng = np.random.default_rng(0)
+    acts, y = rng.normal(size=(300, 2 * _BACK_BLOCK + 77)), rng.integers(0, 3, size=300)
+    design = _design(acts, y, 3)
+    G = torch.from_numpy(rng.normal(size=(3, 300)).astype(np.float32))
+    expected = design.XT.double().numpy() @ G.double().numpy().T
+    np.testing.assert_allclose(design.back(G).numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_bad_settings_are_explained():
