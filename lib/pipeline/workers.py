@@ -2,8 +2,9 @@
 
 A probe trains on one CPU thread (``lib.methods.probing``: thread hand-offs cost more than they save on its small
 matrices), so a notebook that trains many probes in one process leaves the other cores idle. :func:`in_workers`
-runs a batch of such steps in one spawned process per core; each step writes its own cache, which the caller then
-reads. On a GPU the steps run in this process, one after another.
+runs a batch of such steps in one worker process per core (forked from a server that imported the pipeline once);
+each step writes its own cache, which the caller then reads. On a GPU the steps run in this process, one after
+another.
 
 Notebooks that run side by side each start such a pool, so a 2-core machine would run four one-thread steps at
 once: time-slicing them costs 3-6 % more CPU per probe (``benchmarks/bench_slots.py``: their matrices evict each
@@ -37,10 +38,11 @@ def worker_count(tasks: int, jobs: int | None = None) -> int:
 
 def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int | None = None, desc: str = "",
                progress: bool = True) -> None:
-    """Run ``step(task)`` for every task, in :func:`worker_count` spawned processes, each step while its worker
-    holds a CPU slot (:func:`cpu_slot`), with one progress bar. ``step`` must be a module-level function (it is pickled by name) whose results go to a cache. The bar is
-    redrawn every :func:`lib.progress.interval` seconds while the workers run, so a batch of minutes-long steps
-    shows its elapsed time before the first one ends."""
+    """Run ``step(task)`` for every task, in :func:`worker_count` worker processes (:func:`_context`), each step
+    while its worker holds a CPU slot (:func:`cpu_slot`), with one progress bar. ``step`` must be a module-level
+    function (it is pickled by name) whose results go to a cache. The bar is redrawn every
+    :func:`lib.progress.interval` seconds while the workers run, so a batch of minutes-long steps shows its elapsed
+    time before the first one ends."""
     workers = worker_count(len(tasks), jobs)
     with tqdm(total=len(tasks), desc=desc, disable=not progress or not tasks) as bar:
         if workers == 1:
@@ -48,7 +50,7 @@ def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int 
                 step(task)
                 bar.update(1)
             return
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        with _context(step).Pool(workers) as pool:
             results, left = pool.imap_unordered(_in_slot, [(step, task) for task in tasks]), len(tasks)
             while left:
                 try:
@@ -58,6 +60,18 @@ def in_workers(step: Callable[[tuple], None], tasks: Sequence[tuple], jobs: int 
                     continue
                 left -= 1
                 bar.update(1)
+
+
+def _context(step: Callable[[tuple], None]) -> multiprocessing.context.BaseContext:
+    """Where workers come from: forked from a server process that imported ``step``'s module once (``forkserver``,
+    where the platform has it), else spawned. A spawned worker imports torch, pandas and the pipeline again, about 5
+    CPU-seconds each (``benchmarks/bench_workers.py``), two per batch of probes or ablation points; forking from
+    the server itself, never from the caller's threads (a kernel's), keeps the safety of a fresh process."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([step.__module__])  # read once, when the kernel's first pool starts the server
+    return context
 
 
 def _in_slot(job: tuple[Callable[[tuple], None], tuple]) -> None:
