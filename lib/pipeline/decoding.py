@@ -1,7 +1,7 @@
 """Batched decoding of the NMT model: greedy and beam search, optionally with neurons zeroed in the encoder.
 
 Both decode a whole batch at once (beam search flattens batch × beam); the encoder runs once per batch, so an
-encoder mask (the step-by-step encoder) adds one encoder pass, not one per decoding step.
+encoder mask changes one encoder pass, not one per decoding step.
 Used in: lib.pipeline.evaluation (BLEU, translations), 03_ablation_in_the_model.
 """
 from __future__ import annotations

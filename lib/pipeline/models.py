@@ -9,12 +9,14 @@ downstream (attention, decoder initialisation, softmax). The cell state c_t is l
 computes its memory, but nothing ever reads that memory except through the zeroed h_t.
 Mean ablation (``zero`` a ``lib.methods.neurons.Ablation`` with values) sets h_t to a fixed value per neuron
 instead of 0, everywhere the zero would go.
-Without a mask (``zero=None``) the fused ``nn.LSTM`` runs; with one (any iterable of ids, even an empty one),
-:func:`stepwise_lstm` runs the same weights step by step (only in the encoder: the decoder is never masked).
+Zeroing runs the fused ``nn.LSTM`` (:func:`zeroed_lstm`: the recurrence stops reading the zeroed units, their outputs
+are zeroed after the layer); mean ablation runs the same weights step by step (:func:`stepwise_lstm`), and so does an
+independent reference in the tests. Only the encoder is ever masked, never the decoder.
 Used in: 00_data_and_models, 03_ablation_in_the_model, extraction of activations.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -38,10 +40,22 @@ def fused_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tenso
     return out, h
 
 
-def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor, fill: Tensor | None = None
-                  ) -> tuple[Tensor, Tensor]:
+def zeroed_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`fused_lstm` with the units ``keep`` ([directions, hidden]) sets to 0 zeroed at every step, by the
+    fused kernel: a zeroed h_t adds nothing to the next step's gates, which is what a recurrence whose weights from
+    those units are 0 computes; the units' own outputs (and final h) are then zeroed. Step by step, the encoder took
+    1.4 of an ablation point's 4.0 CPU-seconds (en→de, 1,000 sentences, greedy)."""
+    masked = copy.deepcopy(lstm)
+    with torch.no_grad():
+        for direction, suffix in enumerate(("", "_reverse")[: 2 if lstm.bidirectional else 1]):
+            getattr(masked, f"weight_hh_l0{suffix}").mul_(keep[direction][None, :])
+    out, h = fused_lstm(masked, x, lengths)
+    return out * keep.reshape(-1), h * keep[:, None, :]
+
+
+def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor, fill: Tensor) -> tuple[Tensor, Tensor]:
     """The same layer as :func:`fused_lstm`, step by step, with h_t replaced by h_t · ``keep`` + ``fill`` (each
-    [directions, hidden]; ``fill`` None means 0: the ablated units output exactly zero).
+    [directions, hidden]): mean ablation, whose held value the next step reads (the fused kernel cannot).
 
     Both directions advance together (one batched matmul per step); the backward direction reads time reversed,
     and a state is frozen past a sequence's end so the final h equals the packed fused one. c_t is not masked.
@@ -60,7 +74,7 @@ def stepwise_lstm(lstm: nn.LSTM, x: Tensor, lengths: Tensor, keep: Tensor, fill:
         valid = valid[None]
     valid = valid.unsqueeze(-1)
     keep = keep[:, None, :]
-    fill = 0.0 if fill is None else fill[:, None, :]
+    fill = fill[:, None, :]
     h = x.new_zeros(len(suffixes), batch, lstm.hidden_size)
     c = torch.zeros_like(h)
     outputs = []
@@ -98,8 +112,12 @@ class LSTMStack(nn.Module):
         x = self.dropout(self.embed(src))
         outputs, finals = [], []
         for layer, lstm in enumerate(self.lstms):
-            out, h = fused_lstm(lstm, x, lengths) if keep is None else \
-                stepwise_lstm(lstm, x, lengths, keep[layer], None if fill is None else fill[layer])
+            if keep is None:
+                out, h = fused_lstm(lstm, x, lengths)
+            elif fill is None:
+                out, h = zeroed_lstm(lstm, x, lengths, keep[layer])
+            else:
+                out, h = stepwise_lstm(lstm, x, lengths, keep[layer], fill[layer])
             outputs.append(out)
             finals.append(h)
             x = self.dropout(out)
