@@ -109,8 +109,8 @@ def ablation_sweeps(profile: str | Profile, orders: Mapping[str, Mapping[str, np
                     corpus: str = "brown", jobs: int | None = None, progress: bool = True) -> dict[str, Sweep]:
     """:func:`ablation_sweep` of every model of ``orders`` (``{model: {order name: order}}``), the points not yet
     cached measured first in ``jobs`` worker processes of one thread each (default: the profile's
-    ``probe.workers``, one per core in demo, this process in tiny): a demo model's small LSTM steps are too
-    small to share between threads. Used in: 03_ablation_in_the_model."""
+    ``probe.workers``, one per core in demo, this process in tiny): a demo model's LSTM steps are too small
+    to share between threads. Used in: 03_ablation_in_the_model."""
     p = get_profile(profile)
     todo = {point: (p.name, model, mode, corpus, ids) for model, by_name in orders.items()
             for _, _, ids, point in _plan(p, model, by_name, None, mode, corpus) if not point.exists()}
