@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
-                                   spread, verdict)
+                                   resample_counts, spread, verdict)
 
 
 def words(n_sentences=300, length=10, p=0.8, seed=0, correlated=False):
@@ -21,6 +21,16 @@ def test_bootstrap_interval_brackets_the_accuracy_and_is_reproducible():
     assert found.low < found.estimate < found.high and found.n == 300
     assert found == bootstrap_accuracy(correct, groups, seed=1)
     assert found.as_list() == [found.low, found.high]
+
+
+def test_shared_resampling_draws_are_the_seeded_multinomial_and_read_only():
+    counts, runs = resample_counts(50, 200, 3, runs=4)
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(counts, rng.multinomial(50, np.full(50, 1 / 50), size=200))
+    np.testing.assert_array_equal(runs, rng.multinomial(4, np.full(4, 1 / 4), size=200))
+    np.testing.assert_array_equal(resample_counts(50, 200, 3)[0], counts)  # the sentence draws do not depend on runs
+    with pytest.raises(ValueError):
+        counts[0, 0] = 7  # one caller cannot change the draws of every later interval
 
 
 def test_resampling_sentences_widens_the_interval_when_words_of_a_sentence_agree():

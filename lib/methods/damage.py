@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from lib.methods.intervals import Interval
+from lib.methods.intervals import Interval, resample_counts
 
 METRICS = ("bleu", "perplexity")
 VERDICTS = ("holds", "fails", "not resolved")
@@ -67,7 +67,7 @@ def metric_interval(stats: np.ndarray, metric: str, n_boot: int = 1000, seed: in
     n = stats.shape[0]
     if n == 0:
         raise ValueError("metric_interval needs at least one sentence")
-    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+    weights, _ = resample_counts(n, n_boot, seed)
     samples = metric_from_totals(weights @ stats, metric)
     tail = 100 * (1 - level) / 2
     low, high = np.percentile(samples, [tail, 100 - tail])
@@ -122,8 +122,7 @@ def damage(stats: Mapping[str, np.ndarray], counts: Mapping[str, Sequence[int]],
     if len(n_sentences) != 1:
         raise ValueError(f"every order must be measured on the same test sentences; got sizes {sorted(n_sentences)}")
     n = n_sentences.pop()
-    rng = np.random.default_rng(seed)
-    weights = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)])
+    weights = np.vstack([np.ones(n), resample_counts(n, n_boot, seed)[0]])
     out = {}
     for name in orders:
         ks = np.asarray(counts[name])
