@@ -30,6 +30,12 @@ from lib.progress import INTERVAL_ENV, PROGRESS_ENV
 from lib.progress import interval as progress_interval
 from lib.summary import write_summary
 
+# jsonschema, which nbformat and papermill import, imports the optional ``rfc3987_syntax`` when it is installed (it
+# comes with JupyterLab's dependencies), and that builds an Earley grammar for IRIs at import: 2.9 of the 3.8 s that
+# importing nbconvert took, in every process that runs or renders a notebook. No notebook field is an IRI; marking
+# the module absent makes jsonschema skip that one format check.
+sys.modules.setdefault("rfc3987_syntax", None)
+
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 TIMINGS = "timings.json"
 # What each notebook took on a fresh clone (measured, with the machine it ran on): a first run's estimates.
