@@ -173,6 +173,19 @@ def test_probe_data_aligns_activations_labels_and_words(models, sentences):
         np.testing.assert_array_equal(acts, full[rows])
 
 
+def test_properties_of_one_store_share_its_activation_rows_and_other_stores_get_their_own(models, sentences):
+    upos, deprel = (extraction.probe_data("tiny", "en-de", "ud", prop) for prop in ("upos", "deprel"))
+    assert all(a[0] is b[0] for a, b in zip((upos.train, upos.dev, upos.test), (deprel.train, deprel.dev, deprel.test)))
+    assert not np.array_equal(upos.train[1], deprel.train[1])
+    other = extraction.probe_data("tiny", "lm", "ud", "upos")
+    full = np.array(extraction.get_activations("tiny", "lm", "ud", progress=False).acts)
+    offsets = np.cumsum([0] + [len(s.words) for s in sentences])
+    train = split_sentences(len(sentences), "tiny").train
+    rows = np.concatenate([np.arange(offsets[i], offsets[i + 1]) for i in train])
+    assert other.train[0].shape[1] != upos.train[0].shape[1]  # the LM has one direction, the NMT encoder two
+    np.testing.assert_array_equal(other.train[0], full[rows])
+
+
 def corrupt_by_truncating(folder):
     path = folder / activation_store.ACTS_FILE
     path.write_bytes(path.read_bytes()[:-100])
