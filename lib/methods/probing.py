@@ -265,8 +265,9 @@ def _standardise(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 class _Design:
     """Standardised training data on the device, stored **transposed**: ``XT`` neurons × words (row-major), ``Y``
     label ids, ``hot`` the flat index (label · words + word) of each word's gold logit in the labels × words logits,
-    column ``mu`` and ``sigma`` of the raw activations, the number of labels. Logits are kept as labels × words. With so few labels, both products a solver iteration needs run twice as fast in this layout on one CPU
-    thread (80k × 1024 × 12: 154 against 329 ms per gradient), and softmax over the label axis 30× faster."""
+    column ``mu`` and ``sigma`` of the raw activations, the number of labels. Logits are kept as labels × words.
+    With so few labels, both products a solver iteration needs run twice as fast in this layout on one CPU thread
+    (80k × 1024 × 12: 154 against 329 ms per gradient), and softmax over the label axis 30× faster."""
 
     XT: torch.Tensor
     Y: torch.Tensor
