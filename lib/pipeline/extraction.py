@@ -231,24 +231,22 @@ def probe_data(profile: str | Profile, model: str, corpus: str | os.PathLike, pr
         return np.repeat(sentence_ids, np.diff(activations.sentence_offsets)[sentence_ids])
 
     rows = [activations.rows(ids) for ids in parts]
-    return ProbeData(*((acts, labels[r], words[r]) for acts, r in zip(_split_acts(activations, parts), rows)),
+    return ProbeData(*((acts, labels[r], words[r]) for acts, r in zip(_split_acts(activations, rows), rows)),
                      groups=tuple(groups(ids) for ids in parts))
 
 
-_KEPT_SPLIT: dict = {}  # the last store's split activations: {"key": (store, sentence ids), "acts": (train, dev, test)}
+_KEPT_SPLIT: dict = {}  # the last store's split activations: {"key": (store, row digests), "acts": (train, dev, test)}
 
 
-def _split_acts(activations: Activations, parts: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The float32 activation rows of each part's sentences, kept for the last (store, split) asked for: every
+def _split_acts(activations: Activations, rows: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The float32 activations at each part's ``rows``, kept for the last (store, split) asked for: every
     property of a model reads the same rows, and handing out the same arrays lets ``lib.methods.probing`` reuse
     their standardised design. Reading them took 0.5 (en→de) and 1.1-2.5 CPU-s (MiniLM), standardising them
     0.35 and 1.5-1.8 CPU-s, in each of the 30 LCA probes and 15 summaries of a demo run."""
-    key = (str(activations.folder), tuple(hashlib.blake2b(np.asarray(ids).tobytes(), digest_size=16).hexdigest()
-                                          for ids in parts))
+    key = (str(activations.folder), tuple(hashlib.blake2b(r.tobytes(), digest_size=16).hexdigest() for r in rows))
     if _KEPT_SPLIT.get("key") != key:
         _KEPT_SPLIT.clear()
-        _KEPT_SPLIT.update(key=key, acts=tuple(np.asarray(activations.acts[activations.rows(ids)], dtype=np.float32)
-                                               for ids in parts))
+        _KEPT_SPLIT.update(key=key, acts=tuple(np.asarray(activations.acts[r], dtype=np.float32) for r in rows))
     return _KEPT_SPLIT["acts"]
 
 
