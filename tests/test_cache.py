@@ -1,8 +1,11 @@
-"""The cache helper: an artifact is built once, even when two processes ask for it at the same time."""
+"""The cache helper: an artifact is built once, even when two processes ask for it at the same time, and a caller
+that will not wait learns at once that another is building it."""
 import multiprocessing
 import time
 
-from lib.pipeline.cache import JSON, cached
+import pytest
+
+from lib.pipeline.cache import JSON, Busy, building, cached
 
 
 def _slow_build(path, log):
@@ -26,3 +29,13 @@ def test_a_cached_artifact_is_read_not_rebuilt(tmp_path):
     path = tmp_path / "a.json"
     assert cached(path, lambda: [1, 2], JSON) == [1, 2]
     assert cached(path, lambda: [3], JSON) == [1, 2]
+
+
+def test_asking_without_waiting_for_an_artifact_being_built_raises_busy_and_builds_nothing(tmp_path):
+    path = tmp_path / "store"
+    with building(path):
+        with pytest.raises(Busy, match="another process is building"):
+            with building(path, wait=False):
+                raise AssertionError("entered a build another holder has")
+    with building(path, wait=False):  # free again: taken at once
+        pass

@@ -163,14 +163,12 @@ def test_bad_input_is_explained(acts):
 
 def test_cca_rankings_are_computed_once_then_read_from_cache(acts, tmp_path, monkeypatch):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
-    calls = []
 
-    def get_activations(profile, model, corpus):
-        calls.append(model)
-        m = ("en-de", "en-fr", "lm").index(model)
-        return types.SimpleNamespace(acts=acts[m], words=[str(i % 50) for i in range(len(acts[m]))])
+    def every_activation(profile, models, corpus):
+        return {model: types.SimpleNamespace(acts=acts[m], words=[str(i % 50) for i in range(len(acts[m]))])
+                for model in models for m in [("en-de", "en-fr", "lm").index(model)]}
 
-    monkeypatch.setitem(sys.modules, "lib.pipeline.extraction", types.SimpleNamespace(get_activations=get_activations))
+    monkeypatch.setitem(sys.modules, "lib.pipeline.extraction", types.SimpleNamespace(every_activation=every_activation))
     first = cca_rankings("tiny", "brown", models=("en-de", "en-fr", "lm"))
     second = cca_rankings("tiny", models=("en-de", "en-fr", "lm"))  # brown: the first probing corpus
     assert len(list((results_dir("tiny") / "correlation").iterdir())) == 1
@@ -198,7 +196,7 @@ def test_maxcorr_order_ranks_trained_models_as_notebook_02_and_others_against_th
         a[:, [i, i + 5]] = signal + 0.1 * rng.standard_normal((2000, 2))  # two neurons every model shares
         acts[name] = a
 
-    def get_activations(profile, model, corpus):
+    def get_activations(profile, model, corpus, progress=True, wait=True):
         return types.SimpleNamespace(acts=acts[model], words=[str(i % 50) for i in range(2000)])
 
     monkeypatch.setattr(extraction, "get_activations", get_activations)

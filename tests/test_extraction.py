@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from lib.pipeline import activation_store, extraction
+from lib.pipeline.cache import Busy, building
 from lib.pipeline.corpora import Sentence, load_corpus
 from lib.pipeline.profiles import REPO_ROOT
 from lib.pipeline.properties import split_sentences
@@ -226,6 +227,32 @@ def test_a_damaged_cache_is_rebuilt_not_read(sentences, lm_first_piece, corrupt)
     assert rebuilt.words[0] == sentences[0].words[0]
     activation_store.open_store(folder, {})
 
+
+
+def test_a_store_another_process_is_extracting_is_not_waited_for_when_asked_not_to(sentences, lm_first_piece):
+    folder = extraction.get_activations("tiny", "lm", "ud", "first", progress=False).folder
+    corrupt_by_deleting_the_matrix(folder)
+    with building(folder):  # as if another notebook were extracting it
+        with pytest.raises(Busy):
+            extraction.get_activations("tiny", "lm", "ud", "first", progress=False, wait=False)
+        assert not (folder / activation_store.ACTS_FILE).exists()
+    np.testing.assert_array_equal(extraction.get_activations("tiny", "lm", "ud", "first", progress=False).acts,
+                                  lm_first_piece)
+
+
+def test_every_activation_extracts_the_free_models_first_and_waits_for_the_busy_ones_last(monkeypatch):
+    calls = []
+
+    def fake(profile, model, corpus, progress=True, wait=True):
+        calls.append((model, wait))
+        if model == "en-fr" and not wait:
+            raise Busy("en-fr")
+        return model.upper()
+
+    monkeypatch.setattr(extraction, "get_activations", fake)
+    found = extraction.every_activation("tiny", ["en-de", "en-fr", "lm"], "ud", progress=False)
+    assert calls == [("en-de", False), ("en-fr", False), ("lm", False), ("en-fr", True)]
+    assert list(found.items()) == [("en-de", "EN-DE"), ("en-fr", "EN-FR"), ("lm", "LM")]
 
 def test_store_written_for_another_configuration_is_refused(tmp_path):
     with activation_store.write_store(tmp_path / "s", (3, 2), "float32", {"model": "lm"}) as writer:

@@ -117,16 +117,17 @@ def open_store(folder: str | os.PathLike, expected: dict[str, Any], verify: bool
     return acts, meta
 
 
-def open_or_build(folder: str | os.PathLike, expected: dict[str, Any], verify: bool, build: Callable[[], None]
-                  ) -> tuple[np.memmap, dict]:
+def open_or_build(folder: str | os.PathLike, expected: dict[str, Any], verify: bool, build: Callable[[], None],
+                  wait: bool = True) -> tuple[np.memmap, dict]:
     """:func:`open_store`, or ``build()`` the store first when it is invalid. The build holds the folder's lock
-    (``lib.pipeline.cache.building``): a second process asking for the same store meanwhile waits and opens it."""
+    (``lib.pipeline.cache.building``): a second process asking for the same store meanwhile waits and opens it, or,
+    with ``wait`` false, gets ``lib.pipeline.cache.Busy`` at once."""
     from lib.pipeline.cache import building
 
     try:
         return open_store(folder, expected, verify)
     except StoreInvalid:
-        with building(Path(folder)):
+        with building(Path(folder), wait):
             try:
                 return open_store(folder, expected, verify)
             except StoreInvalid:

@@ -65,12 +65,20 @@ def cached(path: Path, build: Callable[[], T], fmt: Format = JSON) -> T:
         return value
 
 
+class Busy(RuntimeError):
+    """Another process holds the build lock of an artifact asked for without waiting (:func:`building`)."""
+
+
 @contextlib.contextmanager
-def building(path: Path) -> Iterator[None]:
-    """Hold the build lock of ``path`` (an exclusive ``flock`` on ``<path>.lock``), waiting for another holder."""
+def building(path: Path, wait: bool = True) -> Iterator[None]:
+    """Hold the build lock of ``path`` (an exclusive ``flock`` on ``<path>.lock``), waiting for another holder, or
+    raising :class:`Busy` at once when ``wait`` is false and another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"another process is building {path}") from None
         try:
             yield
         finally:

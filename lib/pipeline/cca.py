@@ -32,14 +32,15 @@ def cca_rankings(profile: str | Profile, corpus: str | None = None, models: Sequ
     The cache key covers the corpus, models, dtype and the activation files (path, size, modification time), so
     re-extracted activations are re-ranked. Used in: 02_cross_model_correlation, 03_ablation_in_the_model, 07.
     """
-    from lib.pipeline.extraction import get_activations  # extraction pulls in the models; import only when ranking them
+    from lib.pipeline.extraction import every_activation  # extraction pulls in the models; import only when ranking them
 
     profile = get_profile(profile)
     corpus = corpus or profile.probe_corpora[0]
     models = tuple(model_spec(profile, m).name for m in (models or profile.models))
     if len(models) < 2:
         raise ValueError(f"CCA needs at least two models, e.g. two of {profile.models}; got {models}")
-    activations = [get_activations(profile, m, corpus) for m in models]
+    found = every_activation(profile, models, corpus)
+    activations = [found[m] for m in models]
     _check_same_words(models, activations)
     key = {"version": _CACHE_VERSION, "models": models, "dtype": dtype,
            "activations": [_file_identity(a.acts) for a in activations]}

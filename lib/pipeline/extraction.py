@@ -167,7 +167,7 @@ class ProbeData:
 
 def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLike, aggregation: str = "last",
                     dtype: str = "float32", long_sentences: str = "split", batch_size: int = 128,
-                    verify: bool = True, progress: bool = True, ffn: bool = False) -> Activations:
+                    verify: bool = True, progress: bool = True, ffn: bool = False, wait: bool = True) -> Activations:
     """The activations of ``model`` over the probing ``corpus`` of ``profile``: cached, or extracted to disk.
     A Hugging Face transformer (``minilm``, a local folder, ``hf:<hub id>``) goes through
     :mod:`lib.pipeline.transformer_cache` (``ffn``: add its feed-forward neurons).
@@ -176,7 +176,9 @@ def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLik
     ``activations_dir(profile)/<model>__<corpus id>__<key>`` is keyed by the model's configuration and weights, the
     corpus (a path by its content digest, ``lib.pipeline.corpora.corpus_id``) and its words, the aggregation, dtype
     and long-sentence policy; a missing, partial, corrupt or
-    mismatching store (checked by :func:`lib.pipeline.activation_store.open_store`) is rebuilt, never read.
+    mismatching store (checked by :func:`lib.pipeline.activation_store.open_store`) is rebuilt, never read. While
+    another process extracts the same store, this one waits for it, or raises ``lib.pipeline.cache.Busy`` at once
+    when ``wait`` is false (:func:`every_activation`).
     """
     from lib.pipeline.corpora import corpus_id, load_corpus
     from lib.pipeline.properties import properties_for
@@ -190,7 +192,7 @@ def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLik
     p = get_profile(profile)
     spec = model_spec(p, model)
     if spec.kind == "transformer":
-        return transformer_activations(p, spec, corpus, aggregation, dtype, batch_size, verify, progress, ffn)
+        return transformer_activations(p, spec, corpus, aggregation, dtype, batch_size, verify, progress, ffn, wait)
     trained = load_model(p, model, progress)
     sentences, cid = load_corpus(corpus, p), corpus_id(corpus)
     key = config_key({"version": FORMAT_VERSION, "model": trained.config, "weights": _weights_digest(trained.model),
@@ -211,9 +213,29 @@ def get_activations(profile: str | Profile, model: str, corpus: str | os.PathLik
         with write_store(folder, (pieces.n_rows, neuron_map.size), dtype, meta) as writer:
             extract_into(writer.write, trained.model, pieces, aggregation, batch_size, progress)
 
-    acts, meta = open_or_build(folder, expected, verify, build)
+    acts, meta = open_or_build(folder, expected, verify, build, wait)
     offsets = np.asarray(meta["sentence_offsets"], dtype=np.int64)
     return Activations(acts, meta["words"], offsets, sentences, neuron_map, meta, folder)
+
+
+def every_activation(profile: str | Profile, models: Sequence[str], corpus: str | os.PathLike,
+                     progress: bool = True) -> dict[str, Activations]:
+    """:func:`get_activations` of every model, in the order of ``models``, extracting first the models no other
+    process is extracting and waiting for the others last. Notebooks side by side then extract different models at
+    once: asking in the same order, one waited at every model for the other (01 and 02 of a fresh ``make demo``:
+    one core idle for their first 70 s, vmstat). Used in: lib.pipeline.lca, lib.pipeline.cca, notebook 02."""
+    from lib.pipeline.cache import Busy
+
+    found: dict[str, Activations] = {}
+    for model in dict.fromkeys(models):
+        try:
+            found[model] = get_activations(profile, model, corpus, progress=progress, wait=False)
+        except Busy:
+            continue
+    for model in dict.fromkeys(models):
+        if model not in found:
+            found[model] = get_activations(profile, model, corpus, progress=progress)
+    return {model: found[model] for model in models}
 
 
 def probe_data(profile: str | Profile, model: str, corpus: str | os.PathLike, prop: str, aggregation: str = "last") -> ProbeData:

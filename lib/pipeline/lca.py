@@ -249,12 +249,12 @@ def every_pair(p: Profile, models: Sequence[str], corpus: str, props: Sequence[s
     the profile's ``probe.workers``; ``lib.pipeline.workers``: a probe trains on one thread, so one process per
     core), after each of their models' activations was extracted here, one model at a time, so that no two workers
     extract the same model; the widest models go first. Then every result is read from its cache."""
-    from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
+    from lib.pipeline.extraction import every_activation  # loads models: only when something is left to compute
 
     pairs = [(model, prop) for model in models for prop in props]
     todo = [(model, prop) for model, prop in pairs if not path_of(model, prop).exists()]
-    width = {model: get_activations(p, model, corpus, progress=progress).neuron_map.size
-             for model in dict.fromkeys(model for model, _ in todo)}
+    width = {model: activations.neuron_map.size for model, activations in
+             every_activation(p, [model for model, _ in todo], corpus, progress).items()}
     todo.sort(key=lambda pair: -width[pair[0]])  # widest first: no worker is left alone with a long one at the end
     in_workers(step, [(p, model, corpus, prop, *args) for model, prop in todo],
                p.probe.workers if jobs is None else jobs, desc, progress)
@@ -276,7 +276,7 @@ def prepare(profile: str | Profile, models: Sequence[str], corpus: str, props: S
     max_words). One pool keeps every core busy to the end, where separate batches and single probes between them
     left one idle.
     Used in: 01_linguistic_correlation."""
-    from lib.pipeline.extraction import get_activations  # loads models: only when something is left to compute
+    from lib.pipeline.extraction import every_activation  # loads models: only when something is left to compute
 
     p = get_profile(profile)
     tasks = []
@@ -292,8 +292,8 @@ def prepare(profile: str | Profile, models: Sequence[str], corpus: str, props: S
                 tasks.append((p, model, corpus, prop, ranking, fill, lambdas, parts))
     if search is not None and not _search_path(p, search[0], corpus, *search[1:]).exists():
         tasks.append((p, search[0], corpus, search[1], ranking, fill, lambdas, ("search", *search[2:])))
-    width = {model: get_activations(p, model, corpus, progress=progress).neuron_map.size
-             for model in dict.fromkeys(task[1] for task in tasks)}
+    width = {model: activations.neuron_map.size for model, activations in
+             every_activation(p, [task[1] for task in tasks], corpus, progress).items()}
     tasks.sort(key=lambda task: (task[-1][0] == "search", -width[task[1]]))  # widest first, the λ search last
     in_workers(_prepare_step, tasks, p.probe.workers if jobs is None else jobs, "LCA probes and summaries", progress)
 

@@ -46,8 +46,7 @@ def cached_transformer(spec: ModelSpec, ffn: bool = False) -> tuple[Transformer,
 
 
 def transformer_activations(p: Profile, spec: ModelSpec, corpus: str | os.PathLike, aggregation: str, dtype: str,
-                            batch_size: int,
-                            verify: bool, progress: bool, ffn: bool = False):
+                            batch_size: int, verify: bool, progress: bool, ffn: bool = False, wait: bool = True):
     """:class:`lib.pipeline.extraction.Activations` of transformer ``spec`` over ``corpus`` of profile ``p``:
     the cached store, or extracted into one (streamed batch by batch)."""
     from lib.pipeline.corpora import corpus_id, load_corpus
@@ -75,7 +74,7 @@ def transformer_activations(p: Profile, spec: ModelSpec, corpus: str | os.PathLi
         with write_store(folder, (chunks.n_rows, neuron_map.size), dtype, meta) as writer:
             extract_into(writer.write, transformer, chunks, aggregation, batch_size, progress)
 
-    acts, meta = open_or_build(folder, expected, verify, build)
+    acts, meta = open_or_build(folder, expected, verify, build, wait)
     neuron_map = TransformerNeuronMap(**meta["neuron_map"])  # fixed by the key: the same files and ffn option
     offsets = np.asarray(meta["sentence_offsets"], dtype=np.int64)
     return Activations(acts, meta["words"], offsets, sentences, neuron_map, meta, folder)
