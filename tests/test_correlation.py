@@ -168,7 +168,8 @@ def test_cca_rankings_are_computed_once_then_read_from_cache(acts, tmp_path, mon
         return {model: types.SimpleNamespace(acts=acts[m], words=[str(i % 50) for i in range(len(acts[m]))])
                 for model in models for m in [("en-de", "en-fr", "lm").index(model)]}
 
-    monkeypatch.setitem(sys.modules, "lib.pipeline.extraction", types.SimpleNamespace(every_activation=every_activation))
+    fake = types.SimpleNamespace(every_activation=every_activation)
+    monkeypatch.setitem(sys.modules, "lib.pipeline.extraction", fake)
     first = cca_rankings("tiny", "brown", models=("en-de", "en-fr", "lm"))
     second = cca_rankings("tiny", models=("en-de", "en-fr", "lm"))  # brown: the first probing corpus
     assert len(list((results_dir("tiny") / "correlation").iterdir())) == 1

@@ -32,7 +32,7 @@ def cca_rankings(profile: str | Profile, corpus: str | None = None, models: Sequ
     The cache key covers the corpus, models, dtype and the activation files (path, size, modification time), so
     re-extracted activations are re-ranked. Used in: 02_cross_model_correlation, 03_ablation_in_the_model, 07.
     """
-    from lib.pipeline.extraction import every_activation  # extraction pulls in the models; import only when ranking them
+    from lib.pipeline.extraction import every_activation  # pulls in the models: imported only when ranking them
 
     profile = get_profile(profile)
     corpus = corpus or profile.probe_corpora[0]

@@ -223,7 +223,7 @@ def every_activation(profile: str | Profile, models: Sequence[str], corpus: str 
     """:func:`get_activations` of every model, in the order of ``models``, extracting first the models no other
     process is extracting and waiting for the others last. Notebooks side by side then extract different models at
     once: asking in the same order, one waited at every model for the other (01 and 02 of a fresh ``make demo``:
-    one core idle for their first 70 s, vmstat). Used in: lib.pipeline.lca, lib.pipeline.cca, notebook 02."""
+    one core idle for most of their first 70 s, vmstat). Used in: lib.pipeline.lca, lib.pipeline.cca, notebook 02."""
     from lib.pipeline.cache import Busy
 
     found: dict[str, Activations] = {}
