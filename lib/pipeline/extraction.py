@@ -227,14 +227,14 @@ def every_activation(profile: str | Profile, models: Sequence[str], corpus: str 
     from lib.pipeline.cache import Busy
 
     found: dict[str, Activations] = {}
+    busy = []
     for model in dict.fromkeys(models):
         try:
             found[model] = get_activations(profile, model, corpus, progress=progress, wait=False)
         except Busy:
-            continue
-    for model in dict.fromkeys(models):
-        if model not in found:
-            found[model] = get_activations(profile, model, corpus, progress=progress)
+            busy.append(model)
+    for model in busy:
+        found[model] = get_activations(profile, model, corpus, progress=progress)
     return {model: found[model] for model in models}
 
 
