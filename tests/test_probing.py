@@ -6,6 +6,7 @@ import pytest
 import scipy.optimize
 import torch
 
+from lib.methods import probing
 from lib.methods.probing import (_BACK_BLOCK, Probe, ProbeSettings, _design, encode, evaluate, lambda_search,
                                  objective, predict, synthetic_splits, train_probe)
 from lib.methods.ranking import global_order
@@ -57,15 +58,16 @@ def reference_fit(acts: np.ndarray, y: np.ndarray, n_classes: int, l1: float, l2
     return W, result.x[2 * size:], result.fun
 
 
-@pytest.mark.parametrize("solver, tol", [("owlqn", 1e-6), ("fista", 1e-5)])
+@pytest.mark.parametrize("solver, tol, precision", [("owlqn", 1e-6, "float32"), ("owlqn", 1e-6, "mixed"),
+                                                     ("fista", 1e-5, "float32")])
 @pytest.mark.parametrize("l1, l2", [(1e-3, 1e-3), (1e-2, 0.0)])
-def test_solver_reaches_the_optimum_of_an_independent_reference_solver(solver, tol, l1, l2):
+def test_solver_reaches_the_optimum_of_an_independent_reference_solver(solver, tol, precision, l1, l2):
     data, _ = synthetic_splits(n_words=1500, n_neurons=20, n_labels=3, planted=2, seed=2)
     acts, labels = data.train[:2]
     y = encode(sorted(set(labels)), labels)
     W, b, ref = reference_fit(acts, y, 3, l1, l2)
-    ours = train_probe(acts, labels, settings=ProbeSettings(l1=l1, l2=l2, solver=solver, tol=tol),
-                       progress=False)
+    settings = ProbeSettings(l1=l1, l2=l2, solver=solver, tol=tol, precision=precision)
+    ours = train_probe(acts, labels, settings=settings, progress=False)
     assert ours.converged
     assert ours.objective == pytest.approx(objective(ours, acts, labels), rel=1e-6)
     # tolerances: float32 training against a float64 reference; FISTA's step noise floor is near tol = 1e-6
@@ -147,6 +149,39 @@ def test_wide_design_multiplies_in_blocks_to_the_exact_gradient():
     G = torch.from_numpy(rng.normal(size=(3, 300)).astype(np.float32))
     expected = design.XT.double().numpy() @ G.double().numpy().T
     np.testing.assert_allclose(design.back(G).numpy(), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_mixed_precision_iterates_in_bfloat16_and_stops_where_float32_does(monkeypatch):
+    data, _ = synthetic_splits(n_words=30000, n_neurons=64, n_labels=6, planted=2, seed=4)
+    acts, labels = data.train[:2]
+    calls = {"bfloat16": 0}
+    half_back = probing._Half.back
+
+    def counted(self, G):
+        calls["bfloat16"] += 1
+        return half_back(self, G)
+
+    monkeypatch.setattr(probing._Half, "back", counted)
+    fits = {precision: train_probe(acts, labels, settings=ProbeSettings(tol=1e-4, precision=precision),
+                                   progress=False) for precision in ("float32", "mixed")}
+    float32, mixed = fits["float32"], fits["mixed"]
+    assert calls["bfloat16"] >= 0.8 * mixed.epochs_run  # the iterations ran on the bfloat16 copies
+    assert mixed.converged and mixed.settings.precision == "mixed"
+    assert mixed.objective == pytest.approx(objective(mixed, acts, labels), rel=1e-6)  # reported in float32
+    assert mixed.objective == pytest.approx(float32.objective, rel=1e-4)
+    np.testing.assert_allclose(mixed.weights, float32.weights, atol=0.05 * np.abs(float32.weights).max())
+    again = train_probe(acts, labels, settings=ProbeSettings(tol=1e-4, precision="mixed"), progress=False)
+    np.testing.assert_array_equal(again.weights, mixed.weights)
+
+
+def test_precision_auto_follows_the_hardware_and_only_owlqn_mixes(monkeypatch):
+    for native, expected in ((True, "mixed"), (False, "float32")):
+        monkeypatch.setattr(probing, "native_bfloat16", lambda native=native: native)
+        assert ProbeSettings().precision == expected
+        assert ProbeSettings(solver="fista").precision == "float32"
+        assert dataclasses.replace(ProbeSettings(precision="mixed"), solver="adam").precision == "float32"
+    with pytest.raises(ValueError, match="known: auto, float32, mixed"):
+        ProbeSettings(precision="float16")
 
 
 def test_bad_settings_are_explained():
