@@ -75,6 +75,9 @@ def _linguistic_correlation(r: dict) -> str:
                          else _shown(x["selectivity"], iv.get("selectivity"))})
     variant = (f"Ranking by {'raw |W| (the paper)' if r.get('ranking') == 'raw' else '|W·σ| (Grains)'}"
                f"{', masking by ' + r['fill'] if 'fill' in r else ''}. " if "ranking" in r else "")
+    if "probe" in r:
+        variant += (f"Probes: {r['probe']['solver']} to tol {r['probe']['tol']:g}, {r['probe']['precision']} "
+                    "precision. ")
     return (f"{variant}Probe accuracy with all neurons beside MAJ (the paper's Table 1 baseline: each word's most "
             "frequent training label), retrained on the top / random / bottom 10 % (random is Grains' addition), "
             "minimal-set share and selectivity; 95 % intervals in brackets, verdicts \"not resolved\" where they "
