@@ -107,6 +107,8 @@ def run_notebook(path: str | Path, profile: str, parameters: dict[str, Any] | No
     import papermill
     from traitlets.config import Config
 
+    from lib.quiet_kernel import QuietKernelManager
+
     path = Path(path)
     if not path.exists():
         known = ", ".join(p.name for p in notebooks())
@@ -115,14 +117,31 @@ def run_notebook(path: str | Path, profile: str, parameters: dict[str, Any] | No
     out = reports_dir(profile) / path.name
     with tempfile.TemporaryDirectory(prefix="grains-") as run_dir, Follower(path, Path(run_dir)) as follow, \
             atomic_path(out) as tmp:
-        # Unix sockets, not TCP, between papermill and its kernel: nothing to eavesdrop on, so ipykernel stays quiet.
-        kernel = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(run_dir) / "kernel")}})
-        papermill.execute_notebook(str(path), str(tmp), parameters=params, kernel_name="python3",
-                                   cwd=str(path.parent), progress_bar=False, log_output=False, config=kernel,
-                                   on_cell_start=follow.cell_start, on_cell_execute=follow.cell_execute)
+        # Unix sockets, not TCP, between papermill and its kernel: nothing to eavesdrop on, so ipykernel stays quiet;
+        # the kernel process's own output goes to a file, shown only if the notebook fails (lib.quiet_kernel).
+        kernel_output = Path(run_dir) / "kernel-output.txt"
+        kernel = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(run_dir) / "kernel")},
+                         "QuietKernelManager": {"output": str(kernel_output)}})
+        try:
+            papermill.execute_notebook(str(path), str(tmp), parameters=params, kernel_name="python3",
+                                       cwd=str(path.parent), progress_bar=False, log_output=False, config=kernel,
+                                       kernel_manager_class=QuietKernelManager, on_cell_start=follow.cell_start,
+                                       on_cell_execute=follow.cell_execute)
+        except Exception:
+            _show_kernel_output(kernel_output, path)
+            raise
     if html:
         write_text(out.with_suffix(".html"), _to_html(out))
     return out
+
+
+def _show_kernel_output(output: Path, notebook: Path, lines: int = 40) -> None:
+    """Print the last ``lines`` the kernel process of a failed ``notebook`` wrote outside its cells, if any."""
+    text = output.read_text(errors="replace").strip() if output.exists() else ""
+    if text:
+        tail = "\n".join(text.splitlines()[-lines:])
+        print(f"[grains] {tag(notebook)} · the kernel process wrote (last {lines} lines):\n{tail}", file=sys.stderr,
+              flush=True)
 
 
 class Follower:

@@ -48,6 +48,16 @@ def _notebook(path, *cells):
     return path
 
 
+def test_a_failed_notebook_shows_what_its_kernel_process_wrote(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("GRAINS_REPORTS_DIR", str(tmp_path / "reports"))
+    path = _notebook(tmp_path / "09_crash.ipynb", "import os\nos.write(2, b'libfoo: out of widgets\\n')\n"
+                                                   "raise RuntimeError('no widgets')")
+    with pytest.raises(Exception, match="no widgets"):
+        runner.run_notebook(path, "tiny", html=False)
+    err = capfd.readouterr().err
+    assert "09 · the kernel process wrote" in err and "libfoo: out of widgets" in err
+
+
 def test_a_headless_run_prints_its_sections_and_progress_lines_without_kernel_noise(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("GRAINS_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv(progress.INTERVAL_ENV, "0.3")
@@ -55,7 +65,8 @@ def test_a_headless_run_prints_its_sections_and_progress_lines_without_kernel_no
     path = _notebook(tmp_path / "09_sheep.ipynb", "## Counting sheep",
                      "import time\nfrom lib.progress import tqdm\nbar = tqdm(range(30), desc='sheep')\n"
                      "for i in bar:\n    time.sleep(0.05)\n    bar.set_postfix(loss=f'{i / 7:.3f}')\n"
-                     "for i in tqdm(range(3), desc='too fast to show'):\n    pass")
+                     "for i in tqdm(range(3), desc='too fast to show'):\n    pass\n"
+                     "import os\n_ = os.write(2, b'a native library mutters\\n')")
     executed = runner.run_notebook(path, "tiny", html=False)
     out, err = capfd.readouterr()
     assert "[grains] 09 " in out and "cell 2/2 · Counting sheep" in out
@@ -64,6 +75,7 @@ def test_a_headless_run_prints_its_sections_and_progress_lines_without_kernel_no
     assert any("100% (30/30)" in line for line in bars)
     assert "too fast to show" not in out and "\r" not in out + err
     assert "TCP without encryption" not in out + err
+    assert "mutters" not in out + err and "KeyboardInterrupt" not in out + err
     bar_outputs = [o for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code" for o in c.outputs]
     assert not bar_outputs, "progress goes to the terminal, not into the report"
     assert progress.PROGRESS_ENV not in os.environ, "the runner restores the environment"
