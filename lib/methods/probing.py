@@ -592,9 +592,9 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
 
     With ``design.half`` the iterations start in mixed precision: each trial's logits are the current (float32)
     logits plus the bfloat16 product of the step, and Xᵀ·G is a bfloat16 product, so both carry only the rounding
-    of the step and of the data; once that pseudo-gradient meets ``tol`` (or no step helps any more) the logits and
-    gradient are recomputed in float32 and the solve goes on there, memory kept, until the float32 pseudo-gradient
-    meets ``tol``. On an AMX CPU (bench_probe's 80k × 1024 × 12, tol 1e-4) the bfloat16 phase took the 34
+    of the step and of the data; once that pseudo-gradient meets ``tol`` or falls to what bfloat16 can resolve, or
+    a step no longer lowers the objective, the logits and gradient are recomputed in float32 and the solve goes on
+    there, memory kept, until the float32 pseudo-gradient meets ``tol``. On an AMX CPU (bench_probe's 80k × 1024 × 12, tol 1e-4) the bfloat16 phase took the 34
     iterations the float32 solve takes, and the float32 finish one more.
     Returns V, c, iterations, the objective at V, c (float32 logits), and whether the stopping rule was met.
     """
