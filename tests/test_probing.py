@@ -151,8 +151,9 @@ def test_wide_design_multiplies_in_blocks_to_the_exact_gradient():
     np.testing.assert_allclose(design.back(G).numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
-def test_mixed_precision_iterates_in_bfloat16_and_stops_where_float32_does(monkeypatch):
-    data, _ = synthetic_splits(n_words=30000, n_neurons=64, n_labels=6, planted=2, seed=4)
+@pytest.mark.parametrize("n_labels", [6, probing._FEW_LABELS + 4])  # both forms of the bfloat16 products
+def test_mixed_precision_iterates_in_bfloat16_and_stops_where_float32_does(monkeypatch, n_labels):
+    data, _ = synthetic_splits(n_words=30000, n_neurons=96, n_labels=n_labels, planted=2, seed=4)
     acts, labels = data.train[:2]
     calls = {"bfloat16": 0}
     half_back = probing._Half.back
@@ -168,7 +169,8 @@ def test_mixed_precision_iterates_in_bfloat16_and_stops_where_float32_does(monke
     assert calls["bfloat16"] >= 0.8 * mixed.epochs_run  # the iterations ran on the bfloat16 copies
     assert mixed.converged and mixed.settings.precision == "mixed"
     assert mixed.objective == pytest.approx(objective(mixed, acts, labels), rel=1e-6)  # reported in float32
-    assert mixed.objective == pytest.approx(float32.objective, rel=1e-4)
+    # two points that meet the same tol: their objectives differ in the fourth digit at most
+    assert mixed.objective == pytest.approx(float32.objective, rel=1e-3)
     np.testing.assert_allclose(mixed.weights, float32.weights, atol=0.05 * np.abs(float32.weights).max())
     again = train_probe(acts, labels, settings=ProbeSettings(tol=1e-4, precision="mixed"), progress=False)
     np.testing.assert_array_equal(again.weights, mixed.weights)
