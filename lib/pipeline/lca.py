@@ -177,7 +177,8 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
         result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
         result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
-                             "tol": settings.tol, "precision": settings.precision, "seeds": p.probe.seeds, "random_draws": p.probe.random_draws,
+                             "tol": settings.tol, "precision": settings.precision, "seeds": p.probe.seeds,
+                             "random_draws": p.probe.random_draws,
                              "replicated_at": list(p.probe.replicate_percentages), "verdict_pct": pct}
         return result
 
