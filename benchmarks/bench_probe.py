@@ -8,6 +8,10 @@
 2. Global order: on NeuroX's trained weight matrix, NeuroX's ``get_neuron_ordering`` against
    ``lib.methods.ranking.global_order``: timed, and compared step by step as sets (the neurons added at each mass p).
 
+Both libraries run on ``--threads`` torch threads, by default every core, as each runs for a user who sets none:
+Grains multiplies its blocks on them (``lib.methods.probing._threads_on_cpu``), NeuroX's batches of 32 gained
+nothing from a second core (12.4 s on one thread, 12.8 on two, 2026-12-04). ``--threads 1`` compares one core each.
+
 Synthetic data of the demo's shape by default (words × neurons with a few informative neurons per label), or real
 activations from ``lib.pipeline.extraction.probe_data``. NeuroX is a benchmark-only dependency:
 
@@ -22,6 +26,7 @@ import argparse
 import contextlib
 import dataclasses
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -93,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", default="brown")
     parser.add_argument("--prop", default="pos")
     parser.add_argument("--stride", type=int, default=100)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads for both probes (Grains trains on 1 thread on CPU anyway)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="torch CPU threads for both probes (default: every core, as torch itself sets)")
     parser.add_argument("--lambda-words", type=int, default=0,
                         help="instead of the comparison: time lambda_search over the 9 × 9 paper grid on this many "
                              "training words (the demo notebook's lambda_words is 20000)")

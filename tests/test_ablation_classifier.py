@@ -229,10 +229,11 @@ def test_masked_predictions_from_masked_weights_equal_those_on_a_masked_copy():
                                       predict(probe, mask(data.test[0], keep, fill)))
 
 
-def test_a_probe_on_some_columns_equals_one_on_a_copy_of_them():
+@pytest.mark.parametrize("precision", ["float32", "mixed"])  # a transposed float32 design; raw data, bfloat16 copies
+def test_a_probe_on_some_columns_equals_one_on_a_copy_of_them(precision):
     data, _ = synthetic_splits(n_words=3000, n_neurons=30, n_labels=4, seed=6)
     keep = np.array([29, 0, 5, 11, 17])
-    settings = ProbeSettings(tol=1e-4)
+    settings = ProbeSettings(tol=1e-4, precision=precision)
     copied = train_probe(data.train[0][:, keep], data.train[1], dev=(data.dev[0][:, keep], data.dev[1]),
                          settings=settings, progress=False)
     for _ in range(2):  # the second time from the kept design of the whole matrix

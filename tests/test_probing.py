@@ -1,5 +1,6 @@
 """The elastic-net probe, its evaluation, λ search, control tasks and selectivity (lib.methods.probing, lib.methods.selectivity)."""
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ import scipy.optimize
 import torch
 
 from lib.methods import probing
-from lib.methods.probing import (_BACK_BLOCK, Probe, ProbeSettings, _design, encode, evaluate, lambda_search,
+from lib.methods.probing import (_NEURON_BLOCK, Probe, ProbeSettings, _design, encode, evaluate, lambda_search,
                                  objective, predict, synthetic_splits, train_probe)
 from lib.methods.ranking import global_order
 from lib.pipeline.lca import load_probe, save_probe
@@ -142,13 +143,60 @@ def test_training_leaves_the_callers_activations_untouched(planted, solver, neur
     np.testing.assert_array_equal(acts, before)
 
 
-def test_wide_design_multiplies_in_blocks_to_the_exact_gradient():
+def test_design_products_in_blocks_are_exact(monkeypatch):
+    monkeypatch.setattr(probing, "_WORD_BLOCK", 70)
     rng = np.random.default_rng(0)
-    acts, y = rng.normal(size=(300, 2 * _BACK_BLOCK + 77)), rng.integers(0, 3, size=300)
-    design = _design(acts, y, 3)
+    acts = (0.3 * rng.normal(size=(300, 2 * _NEURON_BLOCK + 77)) + rng.normal(size=2 * _NEURON_BLOCK + 77)).astype(
+        np.float32)
+    y, columns = rng.integers(0, 3, size=300), np.sort(rng.choice(acts.shape[1], 100, replace=False))
     G = torch.from_numpy(rng.normal(size=(3, 300)).astype(np.float32))
-    expected = design.XT.double().numpy() @ G.double().numpy().T
-    np.testing.assert_allclose(design.back(G).numpy(), expected, rtol=1e-4, atol=1e-4)
+    c = torch.tensor([1.0, 2, 3])
+    for chosen in (None, columns):
+        design = _design(acts, y, 3, columns=chosen)
+        X = acts.astype(np.float64) if chosen is None else acts[:, chosen].astype(np.float64)
+        X = (X - X.mean(0)) / X.std(0, ddof=1)
+        V = torch.from_numpy(rng.normal(size=(X.shape[1], 3)).astype(np.float32))
+        np.testing.assert_allclose(design.mu.numpy(), acts[:, chosen if chosen is not None else slice(None)].mean(0),
+                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(design.back(G).numpy(), X.T @ G.double().numpy().T, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(design.logits(V, c).numpy(), (X @ V.double().numpy()).T + c.numpy()[:, None],
+                                   rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("solver, precision, n_labels", [("owlqn", "float32", 4), ("owlqn", "mixed", 4),
+                                                         ("owlqn", "mixed", probing._FEW_LABELS + 2),
+                                                         ("fista", "float32", 4)])
+def test_probe_is_bit_identical_on_one_thread_or_many(monkeypatch, solver, precision, n_labels):
+    """torch's thread count sets how many threads multiply the blocks, never what a probe comes out as."""
+    monkeypatch.setattr(probing, "_WORD_BLOCK", 700)
+    monkeypatch.setattr(probing, "_NEURON_BLOCK", 16)
+    data, _ = synthetic_splits(n_words=4000, n_neurons=50, n_labels=n_labels, planted=2, seed=5)
+    seen, each = [], probing._each
+
+    def recorded(fn, size, block):
+        def on_thread(part):
+            seen.append((threading.current_thread().name, torch.get_num_threads()))
+            return fn(part)
+        return each(on_thread, size, block)
+
+    monkeypatch.setattr(probing, "_each", recorded)
+    settings, before, fits, names = ProbeSettings(solver=solver, tol=1e-4, precision=precision), \
+        torch.get_num_threads(), {}, {}
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            seen.clear()
+            fits[threads] = train_probe(*data.train[:2], settings=settings, progress=False)
+            assert torch.get_num_threads() == threads  # restored after the probe
+            names[threads] = {name for name, _ in seen}
+            assert {count for _, count in seen} == {1}  # each block computed on one thread
+    finally:
+        torch.set_num_threads(before)
+    assert names[1] == {threading.current_thread().name}
+    assert len(names[3]) > 1 and all(name.startswith("probe") for name in names[3])
+    np.testing.assert_array_equal(fits[1].weights, fits[3].weights)
+    np.testing.assert_array_equal(fits[1].bias, fits[3].bias)
+    assert fits[1].objective == fits[3].objective and fits[1].epochs_run == fits[3].epochs_run
 
 
 @pytest.mark.parametrize("n_labels", [6, probing._FEW_LABELS + 4])  # both forms of the bfloat16 products

@@ -1,9 +1,13 @@
 """CPU slots: at most one computing worker per slot, first come first served, and the slot or queue place of a dead
-process comes free."""
+process comes free; a worker computes on one thread."""
+import os
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from lib.pipeline.workers import cpu_slot
 
@@ -84,3 +88,18 @@ def test_a_dead_waiters_place_in_the_queue_is_skipped(tmp_path):
     with cpu_slot(slots=1, folder=tmp_path, poll=0.01) as slot:
         assert slot == 0
     assert not list(tmp_path.glob("wait-*"))
+
+
+def _record_threads(task: tuple) -> None:
+    import torch
+
+    Path(task[0]).write_text(str(torch.get_num_threads()))
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="torch starts on one thread on a one-core machine anyway")
+def test_a_worker_computes_on_one_thread_as_its_slot_is_one_core(tmp_path):
+    from lib.pipeline.workers import in_workers
+
+    files = [tmp_path / f"step{i}" for i in range(2)]
+    in_workers(_record_threads, [(str(f),) for f in files], jobs=2, progress=False)
+    assert [f.read_text() for f in files] == ["1", "1"]

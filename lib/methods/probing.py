@@ -37,7 +37,8 @@ import functools
 import math
 import weakref
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,7 @@ from lib.progress import tqdm
 
 
 SOLVERS = ("owlqn", "fista", "adam")
-SOLVER_REVISION = 4  # raised whenever a solver changes where it stops, so caches of probes it trained are not reused
+SOLVER_REVISION = 5  # raised whenever a solver changes where it stops, so caches of probes it trained are not reused
 DEV_USES = ("report", "early_stop")
 PRECISIONS = ("auto", "float32", "mixed")
 
@@ -233,7 +234,7 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
         raise ValueError("train_probe: init starts a converged solver (owlqn, fista); Adam's result would depend on it")
     y = encode(classes, labels)
     early = settings.dev_use == "early_stop" and dev_data is not None
-    with _one_thread_on_cpu():
+    with _threads_on_cpu():
         if settings.solver == "adam":
             fit, dev_acc = _fit_adam(acts, y, len(classes), settings, dev_data if early else None, progress)
         else:
@@ -254,19 +255,48 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
 
 
 @contextlib.contextmanager
-def _one_thread_on_cpu() -> Iterator[None]:
-    """Run torch on one CPU thread inside the block (restored after). A probe step multiplies small matrices
-    (batch × neurons × labels), where thread hand-offs cost more than they save: on the shared 2-core machine,
-    training took 3.5-7× longer with 2 threads than with 1 at 80k × 1024, 12-18× longer at 4k × 64."""
+def _threads_on_cpu() -> Iterator[None]:
+    """Inside the block torch computes each operation on one CPU thread (restored after), and the solvers' products
+    and the design's transposes run as fixed blocks (:func:`_each`) on a pool of as many threads as torch was set
+    to use. torch's own threads handed off more than they computed on a probe's tall-by-thin products (on the
+    shared 2-core machine of 2026-11, 3.5-7× longer with 2 threads than with 1 at 80k × 1024, 12-18× at 4k × 64);
+    the pool's blocks took ``bench_probe.py``'s mixed-precision probe from 2.16 to 1.40 s on 2 threads (float32:
+    5.76 to 3.35 s). The blocks do not depend on the thread count, so neither does the probe, bit for bit. Worker
+    processes and notebooks run side by side compute on one thread each (``lib.pipeline.workers``,
+    ``lib.runner.ONE_THREAD``): they start no pool."""
     if device() != "cpu":
         yield
         return
-    before = torch.get_num_threads()
+    before, outer = torch.get_num_threads(), _POOL[0]
     torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(before, thread_name_prefix="probe") if before > 1 else None
+    _POOL[0] = pool or outer  # inside another such block, torch is already on one thread: keep its pool
     try:
         yield
     finally:
+        _POOL[0] = outer
+        if pool is not None:
+            pool.shutdown()
         torch.set_num_threads(before)
+
+
+_POOL: list[ThreadPoolExecutor | None] = [None]  # the threads of the running probe's products (_threads_on_cpu)
+_WORD_BLOCK = 8192  # words per block of a product that sums over neurons (the logits) and of transposes
+_NEURON_BLOCK = 256  # neurons per block of a product that sums over words (Xᵀ·G)
+
+
+_Part = TypeVar("_Part")
+
+
+def _each(fn: Callable[[slice], _Part], size: int, block: int) -> list[_Part]:
+    """``fn`` of each slice of ``range(size)`` in steps of ``block``, on the probe's thread pool when there is one
+    (torch releases the interpreter lock inside an operation). Each block is computed on one thread whatever the
+    pool, so the results do not depend on how many threads there are."""
+    parts = [slice(start, min(start + block, size)) for start in range(0, size, block)]
+    pool = _POOL[0]
+    if pool is None or len(parts) == 1:
+        return [fn(part) for part in parts]
+    return list(pool.map(fn, parts))
 
 
 def _tensor(acts: np.ndarray, dev: str) -> torch.Tensor:
@@ -312,20 +342,21 @@ class _Design:
         return self.XT.shape[0]
 
     def logits(self, V: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Logits labels × words of standardised weights ``V`` (neurons × labels) and bias ``c``."""
-        return torch.addmm(c[:, None], V.T, self.XT)
+        """Logits labels × words of standardised weights ``V`` (neurons × labels) and bias ``c``; on a CPU in blocks
+        of :data:`_WORD_BLOCK` words (:func:`_each`)."""
+        if self.XT.device.type != "cpu":
+            return torch.addmm(c[:, None], V.T, self.XT)
+        return torch.cat(_each(lambda words: torch.addmm(c[:, None], V.T, self.XT[:, words]), self.n_words,
+                               _WORD_BLOCK), 1)
 
     def back(self, G: torch.Tensor) -> torch.Tensor:
-        """Xᵀ·G as neurons × labels, for ``G`` labels × words (a gradient with respect to the logits). On a CPU, a
-        design wider than 512 neurons is multiplied in blocks of :data:`_BACK_BLOCK` neurons, with the same result
-        bit for bit: MKL ran the one product over 2,688 neurons at half the speed of its blocks (82k words, 12
-        labels: 535 against 248 ms; 125 labels: 2.4 against 1.8 s; no gain at 512 neurons and below)."""
-        if self.XT.device.type != "cpu" or self.n_neurons <= 2 * _BACK_BLOCK:
+        """Xᵀ·G as neurons × labels, for ``G`` labels × words (a gradient with respect to the logits); on a CPU in
+        blocks of :data:`_NEURON_BLOCK` neurons (:func:`_each`): MKL also ran the one product over 2,688 neurons at
+        half the speed of its blocks on one thread (82k words, 12 labels: 535 against 248 ms; 125 labels: 2.4
+        against 1.8 s)."""
+        if self.XT.device.type != "cpu":
             return (G @ self.XT.T).T
-        return torch.cat([G @ rows.T for rows in self.XT.split(_BACK_BLOCK, 0)], 1).T
-
-
-_BACK_BLOCK = 256  # neurons per block of a wide design's Xᵀ·G (_Design.back)
+        return torch.cat(_each(lambda rows: G @ self.XT[rows].T, self.n_neurons, _NEURON_BLOCK), 1).T
 
 
 @dataclass(frozen=True, eq=False)
@@ -344,20 +375,34 @@ class _Half:
     @staticmethod
     def of(XT: torch.Tensor, n_classes: int) -> _Half:
         """The bfloat16 copies of a float32 design ``XT`` (neurons × words) with ``n_classes`` labels."""
-        low = XT.to(torch.bfloat16)
-        return _Half(X=low.T.contiguous(), XT=low if n_classes <= _FEW_LABELS else None)
+        (d, n), bf16 = XT.shape, torch.bfloat16
+        low, X = torch.empty(d, n, dtype=bf16, device=XT.device), torch.empty(n, d, dtype=bf16, device=XT.device)
+        _each(lambda rows: low[rows].copy_(XT[rows]), d, _NEURON_BLOCK)
+        _each(lambda words: X[words].copy_(low[:, words].T), n, _WORD_BLOCK)
+        return _Half(X=X, XT=low if n_classes <= _FEW_LABELS else None)
 
     def logits_change(self, dV: torch.Tensor, dc: torch.Tensor) -> torch.Tensor:
-        """How the logits (labels × words, float32) move when V (neurons × labels) moves by ``dV`` and c by ``dc``."""
-        dV = dV.to(torch.bfloat16)
-        change = (self.X @ dV).T.contiguous() if self.XT is not None else dV.T @ self.X.T
-        return change.float().add_(dc[:, None])
+        """How the logits (labels × words, float32) move when V (neurons × labels) moves by ``dV`` and c by ``dc``;
+        in blocks of words (:func:`_each`)."""
+        dV, n = dV.to(torch.bfloat16), self.X.shape[0]
+        out = torch.empty(dV.shape[1], n, device=self.X.device)
+
+        def block(words: slice) -> torch.Tensor:
+            change = (self.X[words] @ dV).T if self.XT is not None else dV.T @ self.X[words].T
+            return out[:, words].copy_(change).add_(dc[:, None])
+
+        _each(block, n, _WORD_BLOCK)
+        return out
 
     def back(self, G: torch.Tensor) -> torch.Tensor:
-        """Xᵀ·G as neurons × labels (float32) for ``G`` labels × words."""
+        """Xᵀ·G as neurons × labels (float32) for ``G`` labels × words; in blocks of neurons (:func:`_each`)."""
+        n, d = self.X.shape
         if self.XT is not None:
-            return (self.XT @ G.T.to(torch.bfloat16, memory_format=torch.contiguous_format)).float()
-        return (G.to(torch.bfloat16) @ self.X).float().T
+            Gt = torch.empty(n, G.shape[0], dtype=torch.bfloat16, device=G.device)
+            _each(lambda words: Gt[words].copy_(G[:, words].T), n, _WORD_BLOCK)
+            return torch.cat(_each(lambda rows: self.XT[rows] @ Gt, d, _NEURON_BLOCK), 0).float()
+        G = G.to(torch.bfloat16)
+        return torch.cat(_each(lambda columns: G @ self.X[:, columns], d, _NEURON_BLOCK), 1).float().T
 
 
 _FEW_LABELS = 16  # up to this many labels a mixed-precision design keeps a neurons × words copy too (_Half)
@@ -408,15 +453,40 @@ def _standardise_transposed(acts: np.ndarray) -> tuple[torch.Tensor, torch.Tenso
     """Standardise ``acts`` into a new transposed tensor, neurons × words (the caller's array is never written);
     returns it with the column means and spreads (σ = 1 for a constant neuron)."""
     X = torch.from_numpy(np.asarray(acts, dtype=np.float32)).to(device())
-    XT = X.T.contiguous()
-    if XT.data_ptr() == X.data_ptr():
-        XT = XT.clone()  # one neuron or one word: the transpose is a view, and it is standardised in place below
-    mu = XT.mean(1)
-    XT.sub_(mu[:, None])
-    sigma = torch.linalg.vector_norm(XT, dim=1) / math.sqrt(max(XT.shape[1] - 1, 1))
-    sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
-    XT.div_(sigma[:, None])
-    return XT, mu, sigma
+    XT = _transposed(X)
+
+    def rows(neurons: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        part = XT[neurons]
+        mu = part.mean(1)
+        part.sub_(mu[:, None])
+        sigma = torch.linalg.vector_norm(part, dim=1) / math.sqrt(max(part.shape[1] - 1, 1))
+        sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+        part.div_(sigma[:, None])
+        return mu, sigma
+
+    mu, sigma = zip(*_each(rows, XT.shape[0], _NEURON_BLOCK))
+    return XT, torch.cat(mu), torch.cat(sigma)
+
+
+def _transposed(X: torch.Tensor) -> torch.Tensor:
+    """A new contiguous transpose of ``X``: in one operation, or with a thread pool (:func:`_each`) in tiles of
+    :data:`_TILE` words, which took 165 against 222 ms on two threads at 82k × 1024 (and 260 on one, where
+    blocks of 256 neurons took 1,085 ms)."""
+    if _POOL[0] is None:
+        XT = X.T.contiguous()
+        return XT.clone() if XT.data_ptr() == X.data_ptr() else XT  # one neuron or one word: a view
+    XT = torch.empty(X.shape[1], X.shape[0], device=X.device)
+
+    def tiles(words: slice) -> None:
+        for start in range(words.start, words.stop, _TILE):
+            end = min(start + _TILE, words.stop)
+            XT[:, start:end].copy_(X[start:end].T)
+
+    _each(tiles, X.shape[0], _WORD_BLOCK)
+    return XT
+
+
+_TILE = 64  # words per tile of a transpose on a thread pool (_transposed)
 
 
 def _columns(columns: Sequence[int] | None, n_neurons: int) -> np.ndarray | None:
@@ -890,7 +960,7 @@ def _grid_fits(acts: np.ndarray, labels: np.ndarray, pairs: Sequence[tuple[float
     classes = tuple(np.unique(labels).tolist())
     path = sorted(set(pairs), key=lambda pair: (-pair[1], -pair[0]))
     solve = _fista if settings.solver == "fista" else _owlqn
-    with _one_thread_on_cpu():
+    with _threads_on_cpu():
         design = _design(acts, encode(classes, labels), len(classes), half=settings.precision == "mixed")
         row_start, previous, solutions = None, None, {}
         for pair in path:

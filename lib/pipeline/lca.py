@@ -247,7 +247,7 @@ def every_pair(p: Profile, models: Sequence[str], corpus: str, props: Sequence[s
                progress: bool = True) -> dict[str, dict[str, object]]:
     """``step((p, model, corpus, prop, *args))`` for every (model, prop) as ``{model: {prop: result}}``. Pairs
     whose cache file ``path_of(model, prop)`` is missing are computed first in ``jobs`` worker processes (default:
-    the profile's ``probe.workers``; ``lib.pipeline.workers``: a probe trains on one thread, so one process per
+    the profile's ``probe.workers``; ``lib.pipeline.workers``: each computes on one thread, so one process per
     core), after each of their models' activations was extracted here, one model at a time, so that no two workers
     extract the same model; the widest models go first. Then every result is read from its cache."""
     from lib.pipeline.extraction import every_activation  # loads models: only when something is left to compute

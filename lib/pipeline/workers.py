@@ -1,9 +1,9 @@
 """Independent cached pipeline steps spread over worker processes.
 
-A probe trains on one CPU thread (``lib.methods.probing``: thread hand-offs cost more than they save on its small
-matrices), so a notebook that trains many probes in one process leaves the other cores idle. :func:`in_workers`
-runs a batch of such steps in one worker process per core (forked from a server that imported the pipeline once);
-each step writes its own cache, which the caller then reads. On a GPU the steps run in this process, one after
+A probe's products run on as many threads as torch is set to use (``lib.methods.probing``), but the rest of its work
+and of most steps is one thread's, so a notebook that trains many probes in one process leaves cores idle.
+:func:`in_workers` runs a batch of such steps in one worker process per core, each on one thread (forked from a
+server that imported the pipeline once); each step writes its own cache, which the caller then reads. On a GPU the steps run in this process, one after
 another.
 
 Notebooks that run side by side each start such a pool, so a 2-core machine would run four one-thread steps at
@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 from typing import IO, Callable, Iterator, Sequence
+
+import torch
 
 from lib.methods.probing import device
 from lib.progress import interval, tqdm
@@ -75,9 +77,11 @@ def _context(step: Callable[[tuple], None]) -> multiprocessing.context.BaseConte
 
 
 def _in_slot(job: tuple[Callable[[tuple], None], tuple]) -> None:
-    """A worker's step, computed while it holds a CPU slot. Only workers take slots: they hold no build lock when
+    """A worker's step, computed on one thread while it holds a CPU slot (a slot is one core, and a probe otherwise
+    multiplies on as many threads as torch is set to use). Only workers take slots: they hold no build lock when
     they ask for one, so a slot holder never waits for a process that waits for a slot."""
     step, task = job
+    torch.set_num_threads(1)
     with cpu_slot():
         step(task)
 
