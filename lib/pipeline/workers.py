@@ -3,8 +3,8 @@
 A probe's products run on as many threads as torch is set to use (``lib.methods.probing``), but the rest of its work
 and of most steps is one thread's, so a notebook that trains many probes in one process leaves cores idle.
 :func:`in_workers` runs a batch of such steps in one worker process per core, each on one thread (forked from a
-server that imported the pipeline once); each step writes its own cache, which the caller then reads. On a GPU the steps run in this process, one after
-another.
+server that imported the pipeline once); each step writes its own cache, which the caller then reads. On a GPU the
+steps run in this process, one after another.
 
 Notebooks that run side by side each start such a pool, so a 2-core machine would run four one-thread steps at
 once: time-slicing them costs 3-6 % more CPU per probe (``benchmarks/bench_slots.py``: their matrices evict each
