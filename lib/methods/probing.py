@@ -389,7 +389,7 @@ class _Half:
 
         def block(words: slice) -> torch.Tensor:
             change = (self.X[words] @ dV).T if self.XT is not None else dV.T @ self.X[words].T
-            return out[:, words].copy_(change).add_(dc[:, None])
+            return torch.add(change, dc[:, None], out=out[:, words])
 
         _each(block, n, _WORD_BLOCK)
         return out
@@ -620,13 +620,14 @@ def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
 def _flat_grad(design: _Design, P: torch.Tensor, V: torch.Tensor, l2: torch.Tensor, half: bool = False
                ) -> torch.Tensor:
     """Gradient of mean CE + Σ l2 V² at V and the softmax ``P`` of its logits (labels × words, from :func:`_smooth`;
-    overwritten), flat: V's (neurons × labels), then c's; Xᵀ·G from the bfloat16 copies when ``half``. The gold
-    labels' 1 is taken off by ``scatter_add_`` (0.4 ms at 82k words × 12 labels; indexed subtraction 1.7 ms, the
-    same result bit for bit)."""
-    P.view(-1).scatter_add_(0, design.hot, torch.full((P.shape[1],), -1.0, device=P.device))
-    P /= P.shape[1]
-    back = design.half.back(P) if half else design.back(P)
-    return torch.cat([torch.addcmul(back, V, l2, value=2.0).reshape(-1), P.sum(1)])
+    overwritten by P minus the gold labels' one-hot), flat: V's (neurons × labels), then c's; Xᵀ·G from the bfloat16
+    copies when ``half``. The gold labels' 1 is taken off by ``scatter_add_`` (0.4 ms at 82k words × 12 labels;
+    indexed subtraction 1.7 ms, the same result bit for bit), and the mean's 1/n applied to the two products rather
+    than to P (0.5 ms less per gradient)."""
+    n = P.shape[1]
+    P.view(-1).scatter_add_(0, design.hot, torch.full((n,), -1.0, device=P.device))
+    back = (design.half.back(P) if half else design.back(P)).div_(n)
+    return torch.cat([torch.addcmul(back, V, l2, value=2.0).reshape(-1), P.sum(1).div_(n)])
 
 
 def _pseudo_gradient(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -688,7 +689,7 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
         label's ‖G‖ on standardised data, and the bfloat16 data move the optimum by as much, so a pseudo-gradient
         below twice that is noise."""
         g = _flat_grad(design, P, split(v)[0], l2v, half)
-        return g, 2.0 ** -8 * float(torch.linalg.vector_norm(P, dim=1).max()) if half else 0.0
+        return g, 2.0 ** -8 * float(torch.linalg.vector_norm(P, dim=1).max()) / P.shape[1] if half else 0.0
 
     def state(v: torch.Tensor, zero: bool = False) -> tuple[torch.Tensor, float, torch.Tensor, float]:
         """Float32 logits, objective, gradient and resolution at ``v``; at zero the logits are zero without a
