@@ -260,7 +260,7 @@ def _threads_on_cpu() -> Iterator[None]:
     and the design's transposes run as fixed blocks (:func:`_each`) on a pool of as many threads as torch was set
     to use. torch's own threads handed off more than they computed on a probe's tall-by-thin products (on the
     shared 2-core machine of 2026-11, 3.5-7× longer with 2 threads than with 1 at 80k × 1024, 12-18× at 4k × 64);
-    the pool's blocks took ``bench_probe.py``'s mixed-precision probe from 2.16 to 1.40 s on 2 threads (float32:
+    the pool's blocks took ``bench_probe.py``'s mixed-precision probe from 2.16 to 1.33-1.40 s on 2 threads (float32:
     5.76 to 3.35 s). The blocks do not depend on the thread count, so neither does the probe, bit for bit. Worker
     processes and notebooks run side by side compute on one thread each (``lib.pipeline.workers``,
     ``lib.runner.ONE_THREAD``): they start no pool."""
