@@ -143,19 +143,20 @@ def test_training_leaves_the_callers_activations_untouched(planted, solver, neur
     np.testing.assert_array_equal(acts, before)
 
 
-def test_design_products_in_blocks_are_exact(monkeypatch):
+@pytest.mark.parametrize("k", [3, 12])  # Xᵀ·G as G·Xᵀ, and as XT·Gᵀ (8 to 16 labels)
+def test_design_products_in_blocks_are_exact(monkeypatch, k):
     monkeypatch.setattr(probing, "_WORD_BLOCK", 70)
     rng = np.random.default_rng(0)
     acts = (0.3 * rng.normal(size=(300, 2 * _NEURON_BLOCK + 77)) + rng.normal(size=2 * _NEURON_BLOCK + 77)).astype(
         np.float32)
-    y, columns = rng.integers(0, 3, size=300), np.sort(rng.choice(acts.shape[1], 100, replace=False))
-    G = torch.from_numpy(rng.normal(size=(3, 300)).astype(np.float32))
-    c = torch.tensor([1.0, 2, 3])
+    y, columns = rng.integers(0, k, size=300), np.sort(rng.choice(acts.shape[1], 100, replace=False))
+    G = torch.from_numpy(rng.normal(size=(k, 300)).astype(np.float32))
+    c = torch.arange(k, dtype=torch.float32)
     for chosen in (None, columns):
-        design = _design(acts, y, 3, columns=chosen)
+        design = _design(acts, y, k, columns=chosen)
         X = acts.astype(np.float64) if chosen is None else acts[:, chosen].astype(np.float64)
         X = (X - X.mean(0)) / X.std(0, ddof=1)
-        V = torch.from_numpy(rng.normal(size=(X.shape[1], 3)).astype(np.float32))
+        V = torch.from_numpy(rng.normal(size=(X.shape[1], k)).astype(np.float32))
         np.testing.assert_allclose(design.mu.numpy(), acts[:, chosen if chosen is not None else slice(None)].mean(0),
                                    rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(design.back(G).numpy(), X.T @ G.double().numpy().T, rtol=1e-4, atol=1e-4)
