@@ -359,8 +359,7 @@ class _Design:
         if self.XT.device.type != "cpu":
             return (G @ self.XT.T).T
         if 8 <= G.shape[0] <= 16:
-            Gt = G.T.contiguous()
-            return torch.cat(_each(lambda rows: self.XT[rows] @ Gt, self.n_neurons, _NEURON_BLOCK), 0)
+            return _xt_gt(self.XT, G)
         return torch.cat(_each(lambda rows: G @ self.XT[rows].T, self.n_neurons, _NEURON_BLOCK), 1).T
 
 
@@ -401,16 +400,22 @@ class _Half:
 
     def back(self, G: torch.Tensor) -> torch.Tensor:
         """Xᵀ·G as neurons × labels (float32) for ``G`` labels × words; in blocks of neurons (:func:`_each`)."""
-        n, d = self.X.shape
         if self.XT is not None:
-            Gt = torch.empty(n, G.shape[0], dtype=torch.bfloat16, device=G.device)
-            _each(lambda words: Gt[words].copy_(G[:, words].T), n, _WORD_BLOCK)
-            return torch.cat(_each(lambda rows: self.XT[rows] @ Gt, d, _NEURON_BLOCK), 0).float()
+            return _xt_gt(self.XT, G).float()
         G = G.to(torch.bfloat16)
-        return torch.cat(_each(lambda columns: G @ self.X[:, columns], d, _NEURON_BLOCK), 1).float().T
+        return torch.cat(_each(lambda columns: G @ self.X[:, columns], self.X.shape[1], _NEURON_BLOCK), 1).float().T
 
 
 _FEW_LABELS = 16  # up to this many labels a mixed-precision design keeps a neurons × words copy too (_Half)
+
+
+def _xt_gt(XT: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """XT·Gᵀ, neurons × labels in ``XT``'s dtype, for ``XT`` neurons × words and ``G`` labels × words: Gᵀ made
+    contiguous in that dtype a block of words at a time, then each block of neurons times it (:func:`_each`)."""
+    n = G.shape[1]
+    Gt = torch.empty(n, G.shape[0], dtype=XT.dtype, device=G.device)
+    _each(lambda words: Gt[words].copy_(G[:, words].T), n, _WORD_BLOCK)
+    return torch.cat(_each(lambda rows: XT[rows] @ Gt, XT.shape[0], _NEURON_BLOCK), 0)
 
 
 def _design(acts: np.ndarray, y: np.ndarray, n_classes: int, columns: np.ndarray | None = None,
