@@ -385,15 +385,15 @@ class _Half:
         _each(lambda words: X[words].copy_(low[:, words].T), n, _WORD_BLOCK)
         return _Half(X=X, XT=low if n_classes <= _FEW_LABELS else None)
 
-    def logits_change(self, dV: torch.Tensor, dc: torch.Tensor) -> torch.Tensor:
-        """How the logits (labels × words, float32) move when V (neurons × labels) moves by ``dV`` and c by ``dc``;
-        in blocks of words (:func:`_each`)."""
+    def moved(self, Z: torch.Tensor, dV: torch.Tensor, dc: torch.Tensor) -> torch.Tensor:
+        """The logits ``Z`` (labels × words, float32) moved by the change of V (neurons × labels) by ``dV`` and of c
+        by ``dc``: Z + (X·dV + dc), each block of words added where it is written (:func:`_each`)."""
         dV, n = dV.to(torch.bfloat16), self.X.shape[0]
         out = torch.empty(dV.shape[1], n, device=self.X.device)
 
         def block(words: slice) -> torch.Tensor:
             change = (self.X[words] @ dV).T if self.XT is not None else dV.T @ self.X[words].T
-            return torch.add(change, dc[:, None], out=out[:, words])
+            return torch.add(change, dc[:, None], out=out[:, words]).add_(Z[:, words])
 
         _each(block, n, _WORD_BLOCK)
         return out
@@ -709,7 +709,7 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
         return Z, F, *gradient(v, P)
 
     def moved(xn: torch.Tensor, x: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
-        return Z + design.half.logits_change(*split(xn - x)) if half else design.logits(*split(xn))
+        return design.half.moved(Z, *split(xn - x)) if half else design.logits(*split(xn))
 
     Z, F, g, floor = state(x, zero=init is None)
     pairs, converged, it = [], False, 0
