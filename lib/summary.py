@@ -104,7 +104,8 @@ def _verdict_counts(verdicts: list[str]) -> str:
 
 def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
     """Notebook 01's key rows: the mean top − bottom gap with a t interval over (model, prop) pairs, and how many
-    pairs beat MAJ and random (verdicts from their intervals)."""
+    pairs beat MAJ (on all test words, and on those seen and unseen in training) and random (verdicts from their
+    intervals)."""
     entries = [x for props in r["results"].values() for x in props.values()]
     gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"]) for x in entries]
     if not gaps:
@@ -118,6 +119,12 @@ def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
         add("all-neuron probe against MAJ (model × property pairs)",
             _verdict_counts([v["probe_vs_majority"] for v in verdicts]), "all higher (Table 1)",
             "01_linguistic_correlation", verdict="each pair by its paired 95 % interval")
+    for words in ("seen", "unseen"):
+        found = [v["by_familiarity"][words] for v in verdicts if words in v.get("by_familiarity", {})]
+        if found:
+            add(f"probe against MAJ on test words {words} in training (model × property pairs)",
+                _verdict_counts(found), None, "01_linguistic_correlation",
+                verdict="each pair by its paired 95 % interval")
     if all("top_vs_random" in v for v in verdicts):
         add("top against random 10 %, retrained (model × property pairs)",
             _verdict_counts([v["top_vs_random"] for v in verdicts]), None, "01_linguistic_correlation",

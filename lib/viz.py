@@ -215,6 +215,25 @@ def plot_damage(tables: Mapping[str, pd.DataFrame], units: Mapping[str, str]) ->
     return fig
 
 
+def plot_familiarity(table: pd.DataFrame) -> plt.Figure:
+    """Probe minus MAJ (points) with its 95 % interval on the test words seen and unseen in training, one panel per
+    property, a row per model (``table``: ``lib.pipeline.lca.familiarity_table``). Left of zero the neurons know
+    less than word identity. Used in: 01_linguistic_correlation."""
+    props, models = table["prop"].unique(), table["model"].unique()
+    fig, axes = plt.subplots(1, len(props), figsize=(4.2 * len(props), 0.5 * len(models) + 1.5), squeeze=False,
+                             sharey=True, layout="constrained")
+    for ax, prop in zip(axes.flat, props):
+        for shift, (name, rows) in zip((-0.12, 0.12), table[table["prop"] == prop].groupby("words", sort=False)):
+            y = [list(models).index(m) + shift for m in rows["model"]]
+            spread = [rows["difference"] - rows["low"], rows["high"] - rows["difference"]]
+            ax.errorbar(rows["difference"], y, xerr=spread, fmt="o", capsize=3, label=f"words {name} in training")
+        ax.axvline(0, color="grey", linewidth=0.8)
+        ax.set(title=prop, xlabel="probe − MAJ (points)", yticks=range(len(models)), yticklabels=models)
+        ax.invert_yaxis()
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
+    return fig
+
+
 def plot_overlap(table: pd.DataFrame, title: str, fmt: str = ".2f") -> plt.Axes:
     """Heat-map of a square overlap table (Jaccard or shared counts) between labels or properties.
     Used in: 05_exclusive_neurons."""

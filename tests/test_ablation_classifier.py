@@ -176,9 +176,16 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
 
     data = planted[0]
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
-    assert set(first) == {"all", "majority", "probe_minus_majority", "masking", "retraining", "minimal_set",
-                          "selectivity", "verdicts", "variant", "intervals"}
-    assert {"all", "majority", "masking", "retraining", "selectivity"} <= set(first["intervals"])
+    assert set(first) == {"all", "majority", "probe_minus_majority", "by_familiarity", "masking", "retraining",
+                          "minimal_set", "selectivity", "verdicts", "variant", "intervals"}
+    assert {"all", "majority", "masking", "retraining", "selectivity", "by_familiarity"} <= set(first["intervals"])
+    familiar = first["by_familiarity"]
+    assert sum(group["words"] for group in familiar.values()) == len(data.test[1])
+    assert sum(group["share"] for group in familiar.values()) == pytest.approx(1.0)
+    for name, group in familiar.items():
+        low, high = first["intervals"]["by_familiarity"][name]["probe_minus_majority"]
+        assert low <= group["probe_minus_majority"] <= high
+        assert first["verdicts"]["by_familiarity"][name] in ("higher", "lower", "not resolved")
     low, high = first["intervals"]["retraining"]["top"]["10"]
     assert low <= first["retraining"]["top"]["10"] <= high
     assert first["variant"]["ranking"] == "scaled" and first["variant"]["fill"] == "zero"

@@ -37,3 +37,42 @@ def test_the_best_layer_is_compared_with_the_embedding_layer():
     assert "en-de" not in text
     r["intervals"]["layers"]["L1"] = [0.7, 0.95]
     assert "is not resolved against" in layer_text({"lm": {"pos": r}})
+
+
+def test_the_familiarity_split_says_where_the_probe_loses_to_maj():
+    r = entry(0.84, 0.91, "lower", "higher")
+    r["by_familiarity"] = {"seen": {"share": 0.9, "words": 900, "all": 0.86, "majority": 0.95,
+                                    "probe_minus_majority": -0.09},
+                           "unseen": {"share": 0.1, "words": 100, "all": 0.71, "majority": 0.57,
+                                      "probe_minus_majority": 0.14}}
+    r["intervals"]["by_familiarity"] = {"seen": {"all": [0.85, 0.87], "majority": [0.94, 0.96],
+                                                 "probe_minus_majority": [-0.10, -0.08]},
+                                        "unseen": {"all": [0.68, 0.74], "majority": [0.53, 0.61],
+                                                   "probe_minus_majority": [0.10, 0.18]}}
+    r["verdicts"]["by_familiarity"] = {"seen": "lower", "unseen": "higher"}
+    text = evidence_text({"en-de": {"pos": r}})
+    seen, unseen = (line for line in text.splitlines() if "of test words" in line)
+    assert "90 % of test words seen" in seen and "probe is **worse**" in seen and "-9.0 [-10.0, -8.0]" in seen
+    assert "10 % of test words unseen" in unseen and "probe is better" in unseen and "0.710 [0.680, 0.740]" in unseen
+    assert "of test words" not in evidence_text({"en-de": {"pos": entry(0.84, 0.91, "lower", "higher")}})
+
+
+def test_the_familiarity_table_has_a_row_per_model_property_and_group_and_draws():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lib import viz
+    from lib.pipeline.lca import familiarity_table
+
+    r = entry(0.84, 0.91, "lower", "higher")
+    r["by_familiarity"] = {"seen": {"share": 1.0, "words": 10, "all": 0.8, "majority": 0.9,
+                                    "probe_minus_majority": -0.1}}
+    r["intervals"]["by_familiarity"] = {"seen": {"all": [0.7, 0.9], "majority": [0.8, 1.0],
+                                                 "probe_minus_majority": [-0.2, 0.05]}}
+    r["verdicts"]["by_familiarity"] = {"seen": "not resolved"}
+    table = familiarity_table({"en-de": {"pos": r, "sem": entry(0.8, 0.7, "higher", "higher")}})
+    assert table[["model", "prop", "words", "verdict"]].values.tolist() == [["en-de", "pos", "seen", "not resolved"]]
+    assert table.loc[0, ["difference", "low", "high"]].tolist() == [-10.0, -20.0, 5.0]
+    fig = viz.plot_familiarity(table)
+    fig.canvas.draw()
+    assert [ax.get_title() for ax in fig.axes] == ["pos"]

@@ -96,6 +96,9 @@ def _check_01(results):
             assert all(low <= high for low, high in intervals), (model, prop)
             low, high = r["intervals"]["all"]
             assert low <= r["all"] <= high
+            familiar = r["by_familiarity"]
+            assert familiar and sum(group["share"] for group in familiar.values()) == pytest.approx(1.0)
+            assert all(r["verdicts"]["by_familiarity"][name] in VERDICTS for name in familiar)
     assert results["ranking"] in ("raw", "scaled") and results["fill"] in ("zero", "mean")
     focus = results["results"]["en-de"]["pos"]
     assert set(focus["layers"]) == {"L1", "L2"} and 0 <= focus["embedding"] <= 1

@@ -54,7 +54,8 @@ def _lca_with_evidence(top, bottom, majority, vs_majority):
     block = {sel: {"10": [value - 0.05, value + 0.05]} for sel, value in (("top", top), ("bottom", bottom),
                                                                          ("random", (top + bottom) / 2))}
     return {**result, "majority": majority, "verdicts": {"probe_vs_majority": vs_majority,
-                                                         "top_vs_random": "not resolved"},
+                                                         "top_vs_random": "not resolved",
+                                                         "by_familiarity": {"seen": "lower", "unseen": vs_majority}},
             "intervals": {"all": [0.88, 0.92], "majority": [majority - 0.01, majority + 0.01],
                           "retraining": block, "selectivity": [0.1, 0.3]}}
 
@@ -68,6 +69,9 @@ def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
     gap = rows["LCA top − bottom 10 % retrained (points, mean over model × property)"]
     assert gap["interval"] is not None and gap["verdict"] == "not resolved"  # 20 and 40 over two pairs: t wide
     assert rows["all-neuron probe against MAJ (model × property pairs)"]["measured"] == "1 higher, 1 lower"
+    assert rows["probe against MAJ on test words seen in training (model × property pairs)"]["measured"] == "2 lower"
+    assert rows["probe against MAJ on test words unseen in training (model × property pairs)"]["measured"] == \
+        "1 higher, 1 lower"
     text = summary.write_summary("tiny").read_text()
     assert "| en-de | pos | 0.930 [0.920, 0.940] | 0.900 [0.880, 0.920] | lower | 0.800 [0.750, 0.850] |" in text
     assert "raw |W| (the paper)" in text and "not resolved" in text

@@ -1,6 +1,7 @@
 """MAJ, the paper's Table 1 baseline: every test word gets the label it carried most often in the probe's training
 words, an unseen word the most frequent label overall (METHODS.md §6). A probe that does not beat MAJ says the model
-encodes the property no better than word identity does. Used in: 01_linguistic_correlation, summary.
+encodes the property no better than word identity does; split by whether a test word was seen in training, it says
+where. Used in: 01_linguistic_correlation, summary.
 """
 from __future__ import annotations
 
@@ -38,3 +39,11 @@ def majority_accuracy(train_words: Sequence[str], train_labels: Sequence[str], t
                       test_labels: Sequence[str]) -> float:
     """MAJ's accuracy on the test words. Used in: 01_linguistic_correlation."""
     return float(np.mean(majority_correct(train_words, train_labels, test_words, test_labels)))
+
+
+def seen_in_training(train_words: Sequence[str], test_words: Sequence[str]) -> np.ndarray:
+    """Per test word, whether it occurs among the training words (case-sensitive, as MAJ looks words up): there MAJ
+    answers from memory, elsewhere it guesses the most frequent label. Accuracies split by it show where a model's
+    neurons lose to word identity: on words MAJ has memorised, on words it has not, or both. Used in:
+    01_linguistic_correlation."""
+    return np.isin(np.asarray(test_words, dtype=str), np.asarray(train_words, dtype=str))

@@ -24,7 +24,7 @@ import pandas as pd
 
 from lib.methods.ablation import (ablation_table, groups_of_test, label_minimal_sets, minimal_set, results_dict,
                                   retrained_runs, table_interval)
-from lib.methods.baselines import majority_correct
+from lib.methods.baselines import majority_correct, seen_in_training
 from lib.methods.convergence import Convergence, convergence
 from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
                                    verdict)
@@ -142,13 +142,14 @@ def _search_path(p: Profile, model: str, corpus: str, prop: str, margin: float, 
 
 
 MINIMAL_SEARCH = {"exact_up_to": 32, "step_pct": 1.0}  # the minimal set: every size up to 32 neurons, then 1 % steps
+FAMILIARITY = ("seen", "unseen")  # test words by whether the training words hold them (_by_familiarity)
 RETRAIN_START = "lca probe"  # retrained probes start from the LCA probe's weights (lib.methods.ablation.retrain)
 
 
 def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
             fill: str = "zero", lambdas: tuple[float, float] | None = None) -> dict:
-    """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "masking",
-    "retraining", "minimal_set": {"neurons", "share"}, "selectivity", "verdicts", "variant", "intervals"}``,
+    """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "by_familiarity",
+    "masking", "retraining", "minimal_set": {"neurons", "share"}, "selectivity", "verdicts", "variant", "intervals"}``,
     accuracies as fractions, ``intervals`` holding ``[low, high]`` in the same nesting; cached beside the probe by
     variant, seeds and draws, so notebooks 04-06 can read it without retraining. ``data`` is the ``probe_data`` of
     (model, corpus, prop), loaded when not given. Used in: 01_linguistic_correlation."""
@@ -171,7 +172,8 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
                                                                                  p.probe.n_boot, p.seed)
         result["selectivity"] = chosen.estimate
         result["intervals"].update(selectivity=chosen.as_list(), majority=result.pop("majority_interval"),
-                                   probe_minus_majority=result.pop("difference_interval"))
+                                   probe_minus_majority=result.pop("difference_interval"),
+                                   by_familiarity=result.pop("familiarity_intervals"))
         pct = p.probe.percentages[0]
         tops = table_interval(table, "retraining", "top", pct)
         result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
@@ -190,7 +192,7 @@ def _summary_path(p: Profile, model: str, corpus: str, prop: str, ranking: str, 
     return lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
                     percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
                     draws=p.probe.random_draws, n_boot=p.probe.n_boot, replicate=p.probe.replicate_percentages,
-                    minimal_search=MINIMAL_SEARCH, start=RETRAIN_START)
+                    minimal_search=MINIMAL_SEARCH, start=RETRAIN_START, against_majority=("all", *FAMILIARITY))
 
 
 def summaries(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
@@ -354,15 +356,39 @@ def _label_minimal_path(p: Profile, model: str, corpus: str, prop: str, label: s
 
 
 def _against_majority(p: Profile, probe: Probe, data) -> dict:
-    """MAJ on the test words with its interval, and the all-neuron probe minus MAJ (paired, over sentences)."""
+    """MAJ on the test words with its interval, the all-neuron probe minus MAJ (paired, over sentences), and both
+    on the test words seen and unseen among the training words (:func:`_by_familiarity`)."""
     groups = groups_of_test(data)
     majority = majority_correct(data.train[2], data.train[1], data.test[2], data.test[1])
     hits = predict(probe, np.asarray(data.test[0])) == np.asarray(data.test[1], dtype=str)
     maj = bootstrap_accuracy(majority, groups, p.probe.n_boot, p.seed)
     difference = paired_difference(hits, majority, groups, p.probe.n_boot, p.seed)
+    by, intervals, verdicts = _by_familiarity(p, hits, majority, groups, seen_in_training(data.train[2], data.test[2]))
     return {"majority": maj.estimate, "majority_interval": maj.as_list(),
             "probe_minus_majority": difference.estimate, "difference_interval": difference.as_list(),
-            "verdicts": {"probe_vs_majority": excludes_zero(difference)}}
+            "by_familiarity": by, "familiarity_intervals": intervals,
+            "verdicts": {"probe_vs_majority": excludes_zero(difference), "by_familiarity": verdicts}}
+
+
+def _by_familiarity(p: Profile, hits: np.ndarray, majority: np.ndarray, groups: np.ndarray, seen: np.ndarray
+                    ) -> tuple[dict, dict, dict]:
+    """Probe and MAJ accuracy and their paired difference on the test words ``"seen"`` and ``"unseen"`` among the
+    training words (a group without words is left out): entries ``{"share", "words", "all", "majority",
+    "probe_minus_majority"}``, their ``[low, high]`` intervals (bootstrap over the sentences holding such words)
+    and the difference's verdict."""
+    by, intervals, verdicts = {}, {}, {}
+    for name, mask in zip(FAMILIARITY, (seen, ~seen)):
+        if not mask.any():
+            continue
+        where = np.asarray(groups)[mask]
+        found = {"all": bootstrap_accuracy(hits[mask], where, p.probe.n_boot, p.seed),
+                 "majority": bootstrap_accuracy(majority[mask], where, p.probe.n_boot, p.seed),
+                 "probe_minus_majority": paired_difference(hits[mask], majority[mask], where, p.probe.n_boot, p.seed)}
+        by[name] = {"share": float(mask.mean()), "words": int(mask.sum()),
+                    **{key: interval.estimate for key, interval in found.items()}}
+        intervals[name] = {key: interval.as_list() for key, interval in found.items()}
+        verdicts[name] = excludes_zero(found["probe_minus_majority"])
+    return by, intervals, verdicts
 
 
 def layer_summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, layer_of=None,
@@ -472,8 +498,9 @@ def with_interval(value: float, interval: list[float] | None, digits: int = 3) -
 
 def evidence_text(results: dict) -> str:
     """Plain-words verdicts (markdown) of :func:`summary` entries, ``results[model][prop]``: whether the probe beats
-    MAJ, and whether the top 10 % beat random and bottom after retraining, each "not resolved" where the 95 %
-    intervals overlap, naming what would resolve it. Used in: 01_linguistic_correlation."""
+    MAJ, overall and on the test words seen and unseen in training, and whether the top 10 % beat random and bottom
+    after retraining, each "not resolved" where the 95 % intervals overlap, naming what would resolve it. Used in:
+    01_linguistic_correlation."""
     lines = []
     for model, per_prop in results.items():
         for prop, r in per_prop.items():
@@ -486,6 +513,7 @@ def evidence_text(results: dict) -> str:
                     "not resolved": f"not resolved against MAJ: probe {probe}, MAJ {maj}; {RESOLVE} would "
                                     f"resolve it"}[v["probe_vs_majority"]]
             lines.append(f"- **{model} · {prop}**: {said} (difference {gap} points).")
+            lines += _familiarity_lines(r)
             top, key = r["retraining"]["top"][f"{pct:g}"], f"{pct:g}"
             for other in ("random", "bottom"):
                 verdict_ = v[f"top_vs_{other}"]
@@ -495,6 +523,38 @@ def evidence_text(results: dict) -> str:
                                                 "top is **worse**" if verdict_ == "lower" else
                                                 f"not resolved at this scale ({RESOLVE})") + ".")
     return "\n".join(lines)
+
+
+def familiarity_table(results: dict) -> pd.DataFrame:
+    """The probe against MAJ on the test words seen and unseen in training, one row per (model, prop, words) of
+    :func:`summary` entries ``results[model][prop]``: share of the test words, probe and MAJ accuracy, their
+    difference in points with its 95 % interval (``low``, ``high``) and verdict. Used in: 01_linguistic_correlation."""
+    rows = []
+    for model, per_prop in results.items():
+        for prop, r in per_prop.items():
+            for name, group in r.get("by_familiarity", {}).items():
+                low, high = r["intervals"]["by_familiarity"][name]["probe_minus_majority"]
+                rows.append({"model": model, "prop": prop, "words": name, "share": group["share"],
+                             "probe": group["all"], "MAJ": group["majority"],
+                             "difference": 100 * group["probe_minus_majority"], "low": 100 * low, "high": 100 * high,
+                             "verdict": r["verdicts"]["by_familiarity"][name]})
+    return pd.DataFrame(rows, columns=["model", "prop", "words", "share", "probe", "MAJ", "difference", "low", "high",
+                                       "verdict"])
+
+
+def _familiarity_lines(r: dict) -> list[str]:
+    """The probe against MAJ on the test words seen and unseen among the training words, where a summary entry has
+    that split: which side of word identity the neurons fall on, and where."""
+    lines = []
+    for name, group in r.get("by_familiarity", {}).items():
+        iv = r["intervals"]["by_familiarity"][name]
+        said = {"higher": "the probe is better", "lower": "the probe is **worse**",
+                "not resolved": "not resolved"}[r["verdicts"]["by_familiarity"][name]]
+        gap = with_interval(100 * group["probe_minus_majority"], [100 * x for x in iv["probe_minus_majority"]], 1)
+        lines.append(f"  - on the {100 * group['share']:.0f} % of test words {name} in training: probe "
+                     f"{with_interval(group['all'], iv['all'])} against MAJ "
+                     f"{with_interval(group['majority'], iv['majority'])}, {said} ({gap} points).")
+    return lines
 
 
 def layer_text(results: dict) -> str:
