@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from lib.methods.analysis import resolved
+from lib.methods.baselines import FAMILIARITY
 from lib.methods.intervals import Interval, excludes_zero, spread
 from lib.pipeline.artifacts import read_json, write_text
 from lib.pipeline.profiles import get_profile, reports_dir
@@ -119,7 +120,7 @@ def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
         add("all-neuron probe against MAJ (model × property pairs)",
             _verdict_counts([v["probe_vs_majority"] for v in verdicts]), "all higher (Table 1)",
             "01_linguistic_correlation", verdict="each pair by its paired 95 % interval")
-    for words in ("seen", "unseen"):
+    for words in FAMILIARITY:
         found = [v["by_familiarity"][words] for v in verdicts if words in v.get("by_familiarity", {})]
         if found:
             add(f"probe against MAJ on test words {words} in training (model × property pairs)",

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from lib.methods.baselines import FAMILIARITY
+
 # Labels come from corpora (Brown's "PP$$") and are drawn as written, never parsed as TeX math.
 plt.rcParams["text.parse_math"] = False
 
@@ -223,10 +225,12 @@ def plot_familiarity(table: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(1, len(props), figsize=(4.2 * len(props), 0.5 * len(models) + 1.5), squeeze=False,
                              sharey=True, layout="constrained")
     for ax, prop in zip(axes.flat, props):
-        for shift, (name, rows) in zip((-0.12, 0.12), table[table["prop"] == prop].groupby("words", sort=False)):
-            y = [list(models).index(m) + shift for m in rows["model"]]
+        for i, name in enumerate(FAMILIARITY):
+            rows = table[(table["prop"] == prop) & (table["words"] == name)]
+            y = [list(models).index(m) + 0.24 * i - 0.12 for m in rows["model"]]
             spread = [rows["difference"] - rows["low"], rows["high"] - rows["difference"]]
-            ax.errorbar(rows["difference"], y, xerr=spread, fmt="o", capsize=3, label=f"words {name} in training")
+            ax.errorbar(rows["difference"], y, xerr=spread, fmt="o", capsize=3, color=f"C{i}",
+                        label=f"words {name} in training")
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set(title=prop, xlabel="probe − MAJ (points)", yticks=range(len(models)), yticklabels=models)
         ax.invert_yaxis()

@@ -41,6 +41,9 @@ def majority_accuracy(train_words: Sequence[str], train_labels: Sequence[str], t
     return float(np.mean(majority_correct(train_words, train_labels, test_words, test_labels)))
 
 
+FAMILIARITY = ("seen", "unseen")  # the test words by whether the training words hold them (seen_in_training)
+
+
 def seen_in_training(train_words: Sequence[str], test_words: Sequence[str]) -> np.ndarray:
     """Per test word, whether it occurs among the training words (case-sensitive, as MAJ looks words up): there MAJ
     answers from memory, elsewhere it guesses the most frequent label. Accuracies split by it show where a model's

@@ -24,7 +24,7 @@ import pandas as pd
 
 from lib.methods.ablation import (ablation_table, groups_of_test, label_minimal_sets, minimal_set, results_dict,
                                   retrained_runs, table_interval)
-from lib.methods.baselines import majority_correct, seen_in_training
+from lib.methods.baselines import FAMILIARITY, majority_correct, seen_in_training
 from lib.methods.convergence import Convergence, convergence
 from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
                                    verdict)
@@ -142,7 +142,6 @@ def _search_path(p: Profile, model: str, corpus: str, prop: str, margin: float, 
 
 
 MINIMAL_SEARCH = {"exact_up_to": 32, "step_pct": 1.0}  # the minimal set: every size up to 32 neurons, then 1 % steps
-FAMILIARITY = ("seen", "unseen")  # test words by whether the training words hold them (_by_familiarity)
 RETRAIN_START = "lca probe"  # retrained probes start from the LCA probe's weights (lib.methods.ablation.retrain)
 
 
