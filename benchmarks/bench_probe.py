@@ -11,6 +11,7 @@
 Both libraries run on ``--threads`` torch threads, by default every core, as each runs for a user who sets none:
 Grains multiplies its blocks on them (``lib.methods.probing._threads_on_cpu``), NeuroX's batches of 32 gained
 nothing from a second core (12.4 s on one thread, 12.8 on two, 2026-12-04). ``--threads 1`` compares one core each.
+Each probe is timed ``--repeat`` times (3) and the fastest runs are compared; the targets are printed met or MISSED.
 
 Synthetic data of the demo's shape by default (words × neurons with a few informative neurons per label), or real
 activations from ``lib.pipeline.extraction.probe_data``. NeuroX is a benchmark-only dependency:
