@@ -77,8 +77,9 @@ def _linguistic_correlation(r: dict) -> str:
     variant = (f"Ranking by {'raw |W| (the paper)' if r.get('ranking') == 'raw' else '|W·σ| (Grains)'}"
                f"{', masking by ' + r['fill'] if 'fill' in r else ''}. " if "ranking" in r else "")
     if "probe" in r:
-        variant += (f"Probes: {r['probe']['solver']} to tol {r['probe']['tol']:g}, {r['probe']['precision']} "
-                    "precision. ")
+        ranking_tol = r["probe"].get("rank_tol", r["probe"]["tol"])
+        variant += (f"Probes: {r['probe']['solver']}, {r['probe']['precision']} precision, the ranking probes to tol "
+                    f"{ranking_tol:g}, those retrained on subsets to tol {r['probe']['tol']:g}. ")
     return (f"{variant}Probe accuracy with all neurons beside MAJ (the paper's Table 1 baseline: each word's most "
             "frequent training label), retrained on the top / random / bottom 10 % (random is Grains' addition), "
             "minimal-set share and selectivity; 95 % intervals in brackets, verdicts \"not resolved\" where they "
@@ -95,7 +96,7 @@ def _convergence(c: dict | None) -> str:
     overlaps = ", ".join(f"top {pct} % {value:.2f}" for pct, value in c["jaccard"].items())
     return (f"\n\nRanking convergence (focus probe): trained on from tol {c['tol']:g} to {c['tighter_tol']:g}, its "
             f"objective falls by {100 * c['objective_gap']:.2f} % and its top sets overlap (Jaccard) {overlaps}: "
-            + ("settled." if c["settled"] else "**not settled** at the profile's tolerance."))
+            + ("settled." if c["settled"] else "**not settled** at the profile's ranking tolerance."))
 
 
 def _verdict_counts(verdicts: list[str]) -> str:

@@ -169,6 +169,19 @@ def test_per_label_minimal_sets(planted):
         label_minimal_sets(data, FAST, delta=0.02, labels=["nope"], progress=False)
 
 
+def test_per_label_orders_come_from_a_probe_with_the_ranking_settings(planted, monkeypatch):
+    from lib.methods import ablation
+
+    data, _, _, _ = planted
+    calls, real = [], ablation.retrain
+    monkeypatch.setattr(ablation, "retrain", lambda split, keep, settings, start=None:
+                        calls.append((len(keep), settings.tol)) or real(split, keep, settings, start))
+    tight = dataclasses.replace(FAST, tol=FAST.tol / 10)
+    label_minimal_sets(data, FAST, delta=0.02, labels=["L00"], progress=False, ranking_settings=tight)
+    assert calls[0] == (data.train[0].shape[1], tight.tol)  # the all-neuron probe whose weights give the order
+    assert len(calls) > 1 and all(tol == FAST.tol for _, tol in calls[1:])
+
+
 def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, planted):
     monkeypatch.setenv("GRAINS_DATA_DIR", str(tmp_path))
     from lib.methods import ablation

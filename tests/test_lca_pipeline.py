@@ -1,11 +1,13 @@
 """LCA as cached pipeline steps (lib.pipeline.lca): summaries and orders computed by worker processes are the ones
 the notebook would compute in its own process, and cached pairs are read, not recomputed."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from lib.pipeline.lca import (_label_minimal_path, _summary_path, label_minimal, lca_order, lca_orders, lca_path,
-                              summaries, summary)
+                              lca_probe, probe_settings, summaries, summary)
 from lib.pipeline.profiles import get_profile
 
 
@@ -42,3 +44,16 @@ def test_one_vs_rest_minimal_sets_from_two_workers_equal_in_process_ones_and_are
     monkeypatch.setattr("lib.pipeline.lca.label_minimal_sets", lambda *a, **k: pytest.fail("recomputed"))
     pd.testing.assert_frame_equal(label_minimal(p, "lm", "brown", "position", exact_up_to=4, step_pct=25.0,
                                                 progress=False), here)
+
+
+def test_the_ranking_probe_stops_at_the_ranking_tolerance_and_is_cached_by_it(tiny_data_dir):
+    """A profile's ``rank_tol`` trains the all-neuron probe, whose weights rank the neurons, further than the probes
+    retrained on subsets, and a probe cached under another ranking tolerance is never read in its place."""
+    p = get_profile("tiny")
+    tight = dataclasses.replace(p, probe=dataclasses.replace(p.probe, rank_tol=p.probe.tol / 100))
+    loose_probe, tight_probe = (lca_probe(q, "lm", "brown", "pos", progress=False) for q in (p, tight))
+    assert loose_probe.settings.tol == p.probe.tol and tight_probe.settings.tol == p.probe.tol / 100
+    assert tight_probe.converged and tight_probe.epochs_run > loose_probe.epochs_run
+    assert tight_probe.objective <= loose_probe.objective
+    assert probe_settings(tight).tol == p.probe.tol and probe_settings(tight, ranking=True).tol == p.probe.tol / 100
+    assert lca_path(p, "lm", "brown", "pos", "probe.npz") != lca_path(tight, "lm", "brown", "pos", "probe.npz")

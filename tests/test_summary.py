@@ -61,7 +61,8 @@ def _lca_with_evidence(top, bottom, majority, vs_majority):
 
 
 def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
-    lca = {"ranking": "raw", "fill": "zero", "probe": {"solver": "owlqn", "tol": 1e-3, "precision": "mixed"},
+    lca = {"ranking": "raw", "fill": "zero",
+           "probe": {"solver": "owlqn", "tol": 1e-3, "rank_tol": 1e-5, "precision": "mixed"},
            "results": {"en-de": {"pos": _lca_with_evidence(0.8, 0.6, 0.93, "lower")},
                        "lm": {"pos": _lca_with_evidence(0.7, 0.3, 0.85, "higher")}}}
     (reports / "01_linguistic_correlation.json").write_text(json.dumps(lca))
@@ -75,7 +76,8 @@ def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
     text = summary.write_summary("tiny").read_text()
     assert "| en-de | pos | 0.930 [0.920, 0.940] | 0.900 [0.880, 0.920] | lower | 0.800 [0.750, 0.850] |" in text
     assert "raw |W| (the paper)" in text and "not resolved" in text
-    assert "Probes: owlqn to tol 0.001, mixed precision." in text
+    assert ("Probes: owlqn, mixed precision, the ranking probes to tol 1e-05, those retrained on subsets to tol "
+            "0.001.") in text
 
 
 def test_key_numbers_have_an_interval_and_a_verdict_column(reports):

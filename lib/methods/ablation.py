@@ -267,12 +267,14 @@ def minimal_set(data, order: Sequence[int], settings: ProbeSettings, target: flo
 
 def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequence[str] | None = None,
                        step_pct: float = 1.0, search: str = "bisect", progress: bool = True,
-                       exact_up_to: int = 32) -> pd.DataFrame:
+                       exact_up_to: int = 32, ranking_settings: ProbeSettings | None = None) -> pd.DataFrame:
     """Per label, the minimal set of a one-vs-rest probe (label against every other label), scored by the label's
     F1 on the test split (accuracy would reward predicting "rest" for a rare label), at neuron resolution up to
     ``exact_up_to`` neurons (see :func:`minimal_set`).
 
-    The order is the global order of the scaled weights of the label's all-neuron one-vs-rest probe. Columns:
+    The order is the global order of the scaled weights of the label's all-neuron one-vs-rest probe, trained with
+    ``ranking_settings`` (default ``settings``; a tighter tolerance settles the order), the subsets with
+    ``settings``. Columns:
     label, neurons, share, f1_all, f1, retrainings (probes trained by the search, the all-neuron one excluded).
     Labels absent from the test split are skipped. Used in: 01, 04.
     """
@@ -294,7 +296,7 @@ def label_minimal_sets(data, settings: ProbeSettings, delta: float, labels: Sequ
         def f1(probe: Probe, acts: np.ndarray, gold: np.ndarray, positive: str = label) -> float:
             return float(evaluate(probe, acts, gold).per_label.loc[positive, "f1"])
 
-        probe = retrain(one_vs_rest, np.arange(n_neurons), settings)
+        probe = retrain(one_vs_rest, np.arange(n_neurons), ranking_settings or settings)
         f1_all = f1(probe, np.asarray(data.test[0]), one_vs_rest.test[1])
         found = minimal_set(one_vs_rest, global_order(probe.scaled_weights), settings, f1_all, delta, step_pct,
                             search, scorer=f1, exact_up_to=exact_up_to, start=probe)

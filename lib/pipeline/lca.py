@@ -41,13 +41,15 @@ from lib.pipeline.properties import property_id
 from lib.pipeline.workers import in_workers
 
 
-def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None) -> ProbeSettings:
+def probe_settings(profile: str | Profile, lambdas: tuple[float, float] | None = None, ranking: bool = False
+                   ) -> ProbeSettings:
     """The probe settings a profile prescribes (``profile.probe``), seeded with the profile's seed; with (λ1, λ2)
-    = ``lambdas`` when given (a :func:`searched_lambdas` result)."""
+    = ``lambdas`` when given (a :func:`searched_lambdas` result); with ``ranking``, those of the all-neuron probe
+    whose weights rank the neurons (:func:`lca_probe`), which stops at the profile's ``ranking_tol``."""
     p = get_profile(profile)
     l1, l2 = (p.probe.l1, p.probe.l2) if lambdas is None else (float(lambdas[0]), float(lambdas[1]))
-    return ProbeSettings(l1=l1, l2=l2, solver=p.probe.solver, tol=p.probe.tol, epochs=p.probe.epochs,
-                         batch_size=p.probe.batch_size, lr=p.probe.lr, seed=p.seed)
+    return ProbeSettings(l1=l1, l2=l2, solver=p.probe.solver, tol=p.probe.ranking_tol if ranking else p.probe.tol,
+                         epochs=p.probe.epochs, batch_size=p.probe.batch_size, lr=p.probe.lr, seed=p.seed)
 
 
 def save_probe(probe: Probe, path: str | Path) -> Path:
@@ -81,7 +83,8 @@ def lca_path(profile: str | Profile, model: str, corpus: str, prop: str, name: s
     profile fields such as the ablation step."""
     p = get_profile(profile)
     key = {"model": model_key(p, model), "split": split_key(p, corpus), "prop": property_id(prop),
-           "settings": probe_settings(p, extra.pop("lambdas", None)), "solver_revision": SOLVER_REVISION, **extra}
+           "settings": probe_settings(p, extra.pop("lambdas", None)), "rank_tol": p.probe.ranking_tol,
+           "solver_revision": SOLVER_REVISION, **extra}
     return artifact(p, "lca", f"{model}-{corpus_id(corpus)}-{property_id(prop)}", key, name)
 
 
@@ -95,10 +98,11 @@ def _data(profile: str | Profile, model: str, corpus: str, prop: str, data):
 
 def lca_probe(profile: str | Profile, model: str, corpus: str, prop: str, data=None, progress: bool = True,
               lambdas: tuple[float, float] | None = None) -> Probe:
-    """The LCA probe of ``model`` for property ``prop`` of ``corpus``, trained with the profile's settings (λ from
-    ``lambdas`` when given) on ``data`` (default: ``probe_data`` of the same names), scored on the dev split (which
-    stops training early only with ``solver="adam"``); cached. Used in: 01, 03_ablation_in_the_model, 04-07."""
-    settings = probe_settings(profile, lambdas)
+    """The LCA probe of ``model`` for property ``prop`` of ``corpus``, trained with the profile's ranking settings
+    (λ from ``lambdas`` when given; tolerance ``ranking_tol``) on ``data`` (default: ``probe_data`` of the same
+    names), scored on the dev split (which stops training early only with ``solver="adam"``); cached.
+    Used in: 01, 03_ablation_in_the_model, 04-07."""
+    settings = probe_settings(profile, lambdas, ranking=True)
 
     def build() -> Probe:
         train = _data(profile, model, corpus, prop, data)
@@ -178,8 +182,8 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
         result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
         result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
-                             "tol": settings.tol, "precision": settings.precision, "seeds": p.probe.seeds,
-                             "random_draws": p.probe.random_draws,
+                             "tol": settings.tol, "rank_tol": probe.settings.tol, "precision": settings.precision,
+                             "seeds": p.probe.seeds, "random_draws": p.probe.random_draws,
                              "replicated_at": list(p.probe.replicate_percentages), "verdict_pct": pct}
         return result
 
@@ -342,7 +346,8 @@ def _label_minimal_step(task: tuple, data=None) -> list[dict]:
     def build() -> list[dict]:
         split = _data(p, model, corpus, prop, data)
         return label_minimal_sets(split, probe_settings(p), p.probe.minimal_set_delta, labels=[label],
-                                  step_pct=step_pct, exact_up_to=exact_up_to, progress=False).to_dict("records")
+                                  step_pct=step_pct, exact_up_to=exact_up_to, progress=False,
+                                  ranking_settings=probe_settings(p, ranking=True)).to_dict("records")
 
     return cached(_label_minimal_path(p, model, corpus, prop, label, exact_up_to, step_pct), build)
 
@@ -460,14 +465,14 @@ def ranking_comparison(profile: str | Profile, model: str, corpus: str, prop: st
 def convergence_check(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
                       lambdas: tuple[float, float] | None = None) -> Convergence:
     """How settled the LCA probe's ranking is: the probe trained on from its weights to a tenth of the profile's
-    tolerance (``lib.methods.convergence``), top sets compared at the profile's percentages; cached.
+    ranking tolerance (``lib.methods.convergence``), top sets compared at the profile's percentages; cached.
     Used in: 01_linguistic_correlation."""
     p = get_profile(profile)
 
     def build() -> dict:
         split = _data(p, model, corpus, prop, data)
         probe = lca_probe(p, model, corpus, prop, split, progress=False, lambdas=lambdas)
-        found = convergence(probe, split, probe_settings(p, lambdas), ranking, p.probe.percentages)
+        found = convergence(probe, split, probe.settings, ranking, p.probe.percentages)
         return dataclasses.asdict(found)
 
     return Convergence(**cached(_convergence_path(p, model, corpus, prop, ranking, lambdas), build))
