@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from lib.methods.analysis import resolved
-from lib.methods.baselines import FAMILIARITY
+from lib.methods.baselines import FAMILIARITY, MODEL_TEXT
 from lib.methods.intervals import Interval, excludes_zero, spread
 from lib.pipeline.artifacts import read_json, write_text
 from lib.pipeline.profiles import get_profile, reports_dir
@@ -105,9 +105,9 @@ def _verdict_counts(verdicts: list[str]) -> str:
 
 
 def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
-    """Notebook 01's key rows: the mean top − bottom gap with a t interval over (model, prop) pairs, and how many
+    """Notebook 01's key rows: the mean top − bottom gap with a t interval over (model, prop) pairs, how many
     pairs beat MAJ (on all test words, and on those seen and unseen in training) and random (verdicts from their
-    intervals)."""
+    intervals), and the mean probe − MAJ gap on the seen words the model read and never read."""
     entries = [x for props in r["results"].values() for x in props.values()]
     gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"]) for x in entries]
     if not gaps:
@@ -127,6 +127,14 @@ def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
             add(f"probe against MAJ on test words {words} in training (model × property pairs)",
                 _verdict_counts(found), None, "01_linguistic_correlation",
                 verdict="each pair by its paired 95 % interval")
+    for words in MODEL_TEXT[:2]:
+        gaps = [100 * x["by_model_text"][words]["probe_minus_majority"] for x in entries
+                if words in x.get("by_model_text", {})]
+        if len(gaps) > 1:
+            found = spread(gaps)
+            add(f"probe − MAJ on test words {words.replace(', ', ' in training, ')} by the model (points, mean over "
+                "model × property)", found.estimate, None, "01_linguistic_correlation", interval=found.as_list(),
+                verdict=excludes_zero(found))
     if all("top_vs_random" in v for v in verdicts):
         add("top against random 10 %, retrained (model × property pairs)",
             _verdict_counts([v["top_vs_random"] for v in verdicts]), None, "01_linguistic_correlation",

@@ -217,24 +217,28 @@ def plot_damage(tables: Mapping[str, pd.DataFrame], units: Mapping[str, str]) ->
     return fig
 
 
-def plot_familiarity(table: pd.DataFrame) -> plt.Figure:
-    """Probe minus MAJ (points) with its 95 % interval on the test words seen and unseen in training, one panel per
-    property, a row per model (``table``: ``lib.pipeline.lca.familiarity_table``). Left of zero the neurons know
-    less than word identity. Used in: 01_linguistic_correlation."""
+def plot_familiarity(table: pd.DataFrame, groups: Sequence[str] = FAMILIARITY, legend: str = "words {} in training"
+                     ) -> plt.Figure:
+    """Probe minus MAJ (points) with its 95 % interval on each group of test words (``groups``, each in its own
+    colour and place: by default seen and unseen in training), one panel per property, a row per model (``table``:
+    ``lib.pipeline.lca.familiarity_table``); ``legend`` names a group. Left of zero the neurons know less than word
+    identity. Used in: 01_linguistic_correlation."""
     props, models = table["prop"].unique(), table["model"].unique()
-    fig, axes = plt.subplots(1, len(props), figsize=(4.2 * len(props), 0.5 * len(models) + 1.5), squeeze=False,
-                             sharey=True, layout="constrained")
+    fig, axes = plt.subplots(1, len(props), figsize=(4.2 * len(props), 0.25 * len(groups) * len(models) + 1.5),
+                             squeeze=False, sharey=True, layout="constrained")
+    offsets = np.linspace(-0.12, 0.12, len(groups)) * (len(groups) - 1)
     for ax, prop in zip(axes.flat, props):
-        for i, name in enumerate(FAMILIARITY):
+        for i, name in enumerate(groups):
             rows = table[(table["prop"] == prop) & (table["words"] == name)]
-            y = [list(models).index(m) + 0.24 * i - 0.12 for m in rows["model"]]
+            y = [list(models).index(m) + offsets[i] for m in rows["model"]]
             spread = [rows["difference"] - rows["low"], rows["high"] - rows["difference"]]
             ax.errorbar(rows["difference"], y, xerr=spread, fmt="o", capsize=3, color=f"C{i}",
-                        label=f"words {name} in training")
+                        label=legend.format(name))
         ax.axvline(0, color="grey", linewidth=0.8)
         ax.set(title=prop, xlabel="probe − MAJ (points)", yticks=range(len(models)), yticklabels=models)
         ax.invert_yaxis()
-    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="outside lower center", ncols=len(groups),
+               fontsize="small")
     return fig
 
 

@@ -188,17 +188,22 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
     from lib.pipeline import lca
 
     data = planted[0]
+    monkeypatch.setattr(lca, "model_text", lambda p, model: frozenset(f"w{i}" for i in range(0, 400, 2)))
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
-    assert set(first) == {"all", "majority", "probe_minus_majority", "by_familiarity", "masking", "retraining",
-                          "minimal_set", "selectivity", "verdicts", "variant", "intervals"}
-    assert {"all", "majority", "masking", "retraining", "selectivity", "by_familiarity"} <= set(first["intervals"])
-    familiar = first["by_familiarity"]
-    assert sum(group["words"] for group in familiar.values()) == len(data.test[1])
-    assert sum(group["share"] for group in familiar.values()) == pytest.approx(1.0)
-    for name, group in familiar.items():
-        low, high = first["intervals"]["by_familiarity"][name]["probe_minus_majority"]
-        assert low <= group["probe_minus_majority"] <= high
-        assert first["verdicts"]["by_familiarity"][name] in ("higher", "lower", "not resolved")
+    assert set(first) == {"all", "majority", "probe_minus_majority", "by_familiarity", "by_model_text", "masking",
+                          "retraining", "minimal_set", "selectivity", "verdicts", "variant", "intervals"}
+    assert {"all", "majority", "masking", "retraining", "selectivity", "by_familiarity",
+            "by_model_text"} <= set(first["intervals"])
+    for split in ("by_familiarity", "by_model_text"):
+        groups = first[split]
+        assert sum(group["words"] for group in groups.values()) == len(data.test[1])
+        assert sum(group["share"] for group in groups.values()) == pytest.approx(1.0)
+        for name, group in groups.items():
+            low, high = first["intervals"][split][name]["probe_minus_majority"]
+            assert low <= group["probe_minus_majority"] <= high
+            assert first["verdicts"][split][name] in ("higher", "lower", "not resolved")
+    read = {name.split(", ")[1] for name in first["by_model_text"]}
+    assert read == {"read", "unread"}  # the text holds every other word type
     low, high = first["intervals"]["retraining"]["top"]["10"]
     assert low <= first["retraining"]["top"]["10"] <= high
     assert first["variant"]["ranking"] == "scaled" and first["variant"]["fill"] == "zero"
@@ -221,6 +226,7 @@ def test_lca_variants_are_cached_apart(tmp_path, monkeypatch, planted):
     from lib.pipeline import lca
 
     data = planted[0]
+    monkeypatch.setattr(lca, "model_text", lambda p, model: None)  # synthetic words: no training text to look up
     raw = lca.lca_order("tiny", "en-de", "synthetic", "pos", data, ranking="raw")
     scaled = lca.lca_order("tiny", "en-de", "synthetic", "pos", data, ranking="scaled")
     probe = lca.lca_probe("tiny", "en-de", "synthetic", "pos")
@@ -235,6 +241,7 @@ def test_lca_variants_are_cached_apart(tmp_path, monkeypatch, planted):
     zeroed = lca.summary("tiny", "en-de", "synthetic", "pos", data, fill="zero")
     by_mean = lca.summary("tiny", "en-de", "synthetic", "pos", data, fill="mean")
     assert zeroed["variant"]["fill"] == "zero" and by_mean["variant"]["fill"] == "mean"
+    assert "by_model_text" not in zeroed and "by_model_text" not in zeroed["intervals"]
     compared = lca.ranking_comparison("tiny", "en-de", "synthetic", "pos", data)
     assert compared.jaccard.between(0, 1).all() and set(compared.verdict) <= {"higher", "lower", "not resolved"}
     assert (compared.raw_low <= compared.raw).all() and (compared.scaled <= compared.scaled_high).all()

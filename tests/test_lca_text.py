@@ -76,3 +76,29 @@ def test_the_familiarity_table_has_a_row_per_model_property_and_group_and_draws(
     fig = viz.plot_familiarity(table)
     fig.canvas.draw()
     assert [ax.get_title() for ax in fig.axes] == ["pos"]
+
+
+def test_the_model_text_table_crosses_both_splits_and_draws_every_group():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lib import viz
+    from lib.methods.baselines import MODEL_TEXT
+    from lib.pipeline.lca import familiarity_table
+
+    r = entry(0.84, 0.91, "lower", "higher")
+    r["by_model_text"] = {name: {"share": 0.25, "words": 5, "all": 0.8, "majority": 0.9 - 0.1 * i,
+                                 "probe_minus_majority": 0.1 * i - 0.1} for i, name in enumerate(MODEL_TEXT)}
+    r["intervals"]["by_model_text"] = {name: {"all": [0.7, 0.9], "majority": [0.6, 1.0],
+                                              "probe_minus_majority": [0.1 * i - 0.2, 0.1 * i]}
+                                       for i, name in enumerate(MODEL_TEXT)}
+    r["verdicts"]["by_model_text"] = dict(zip(MODEL_TEXT, ("lower", "not resolved", "not resolved", "higher")))
+    results = {"lm": {"pos": r}, "minilm": {"pos": entry(0.97, 0.91, "higher", "higher")}}
+    table = familiarity_table(results, "by_model_text")
+    assert table["words"].tolist() == list(MODEL_TEXT) and set(table["model"]) == {"lm"}
+    assert table["verdict"].tolist() == ["lower", "not resolved", "not resolved", "higher"]
+    assert familiarity_table(results).empty  # neither entry has the seen / unseen split
+    fig = viz.plot_familiarity(table, MODEL_TEXT, "{}")
+    fig.canvas.draw()
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == list(MODEL_TEXT)
+    assert len(fig.axes[0].lines) >= len(MODEL_TEXT)  # a point (and its interval) per group

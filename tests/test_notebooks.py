@@ -99,6 +99,9 @@ def _check_01(results):
             familiar = r["by_familiarity"]
             assert familiar and sum(group["share"] for group in familiar.values()) == pytest.approx(1.0)
             assert all(r["verdicts"]["by_familiarity"][name] in VERDICTS for name in familiar)
+            read = r.get("by_model_text", {})
+            assert bool(read) == (model != "minilm"), model  # the project's models have a known training text
+            assert not read or sum(group["share"] for group in read.values()) == pytest.approx(1.0)
     assert results["ranking"] in ("raw", "scaled") and results["fill"] in ("zero", "mean")
     focus = results["results"]["en-de"]["pos"]
     assert set(focus["layers"]) == {"L1", "L2"} and 0 <= focus["embedding"] <= 1

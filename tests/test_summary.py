@@ -53,6 +53,9 @@ def _lca_with_evidence(top, bottom, majority, vs_majority):
     result = _lca(top, bottom)
     block = {sel: {"10": [value - 0.05, value + 0.05]} for sel, value in (("top", top), ("bottom", bottom),
                                                                          ("random", (top + bottom) / 2))}
+    read_gap = -0.05 if vs_majority == "lower" else -0.07
+    result["by_model_text"] = {"seen, read": {"probe_minus_majority": read_gap},
+                               "seen, unread": {"probe_minus_majority": 3 * read_gap}}
     return {**result, "majority": majority, "verdicts": {"probe_vs_majority": vs_majority,
                                                          "top_vs_random": "not resolved",
                                                          "by_familiarity": {"seen": "lower", "unseen": vs_majority}},
@@ -73,6 +76,10 @@ def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
     assert rows["probe against MAJ on test words seen in training (model × property pairs)"]["measured"] == "2 lower"
     assert rows["probe against MAJ on test words unseen in training (model × property pairs)"]["measured"] == \
         "1 higher, 1 lower"
+    read, unread = (rows[f"probe − MAJ on test words seen in training, {words} by the model (points, mean over model "
+                         "× property)"] for words in ("read", "unread"))
+    assert read["measured"] == pytest.approx(-6.0) and unread["measured"] == pytest.approx(-18.0)
+    assert unread["interval"][0] < -18.0 < unread["interval"][1] and unread["verdict"] == "not resolved"
     text = summary.write_summary("tiny").read_text()
     assert "| en-de | pos | 0.930 [0.920, 0.940] | 0.900 [0.880, 0.920] | lower | 0.800 [0.750, 0.850] |" in text
     assert "raw |W| (the paper)" in text and "not resolved" in text

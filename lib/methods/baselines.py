@@ -1,11 +1,12 @@
 """MAJ, the paper's Table 1 baseline: every test word gets the label it carried most often in the probe's training
 words, an unseen word the most frequent label overall (METHODS.md §6). A probe that does not beat MAJ says the model
-encodes the property no better than word identity does; split by whether a test word was seen in training, it says
-where. Used in: 01_linguistic_correlation, summary.
+encodes the property no better than word identity does; split by whether a test word was seen in training, and by
+whether the model's own training text holds it, it says where. Used in: 01_linguistic_correlation, summary.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import re
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,25 @@ def majority_accuracy(train_words: Sequence[str], train_labels: Sequence[str], t
 
 
 FAMILIARITY = ("seen", "unseen")  # the test words by whether the training words hold them (seen_in_training)
+
+
+MODEL_TEXT = ("seen, read", "seen, unread", "unseen, read", "unseen, unread")  # seen_in_training × read_by_model
+
+
+def text_words(lines: Iterable[str]) -> frozenset[str]:
+    """The lower-cased words and punctuation marks of raw text ``lines`` (a model's training text): runs of word
+    characters, joined across inner apostrophes and hyphens, and single other symbols. A split by regex, not the
+    corpus's own tokeniser, so a test token such as "U.S." counts as unread where the text has only its pieces."""
+    return frozenset(word for line in lines for word in _WORD.findall(line.lower()))
+
+
+_WORD = re.compile(r"\w+(?:['-]\w+)*|[^\w\s]")
+
+
+def read_by_model(text: frozenset[str], test_words: Sequence[str]) -> np.ndarray:
+    """Per test word, whether the model's training text (:func:`text_words`) holds it, lower-cased: a word the model
+    never read reaches it only through its sub-word pieces. Used in: 01_linguistic_correlation."""
+    return np.isin(np.char.lower(np.asarray(test_words, dtype=str)), np.asarray(sorted(text), dtype=str))
 
 
 def seen_in_training(train_words: Sequence[str], test_words: Sequence[str]) -> np.ndarray:

@@ -14,6 +14,7 @@ Used in: 01_linguistic_correlation, 03_ablation_in_the_model, 04-07 (probes and 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -24,7 +25,8 @@ import pandas as pd
 
 from lib.methods.ablation import (ablation_table, groups_of_test, label_minimal_sets, minimal_set, results_dict,
                                   retrained_runs, table_interval)
-from lib.methods.baselines import FAMILIARITY, majority_correct, seen_in_training
+from lib.methods.baselines import (FAMILIARITY, MODEL_TEXT, majority_correct, read_by_model, seen_in_training,
+                                  text_words)
 from lib.methods.convergence import Convergence, convergence
 from lib.methods.intervals import (Interval, bootstrap_accuracy, bootstrap_runs, excludes_zero, paired_difference,
                                    verdict)
@@ -35,9 +37,10 @@ from lib.methods.ranking import global_order, jaccard, ranking_weights, top
 from lib.methods.selectivity import selectivity
 from lib.pipeline.artifacts import atomic_path
 from lib.pipeline.cache import NPY, Format, artifact, cached, model_key, split_key
-from lib.pipeline.corpora import corpus_id
+from lib.pipeline.corpora import corpus_id, multi30k
 from lib.pipeline.profiles import Profile, get_profile
 from lib.pipeline.properties import property_id
+from lib.pipeline.specs import model_spec
 from lib.pipeline.workers import in_workers
 
 
@@ -152,7 +155,8 @@ RETRAIN_START = "lca probe"  # retrained probes start from the LCA probe's weigh
 def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=None, ranking: str = "scaled",
             fill: str = "zero", lambdas: tuple[float, float] | None = None) -> dict:
     """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "by_familiarity",
-    "masking", "retraining", "minimal_set": {"neurons", "share"}, "selectivity", "verdicts", "variant", "intervals"}``,
+    "by_model_text" (models whose training text is known), "masking", "retraining", "minimal_set": {"neurons",
+    "share"}, "selectivity", "verdicts", "variant", "intervals"}``,
     accuracies as fractions, ``intervals`` holding ``[low, high]`` in the same nesting; cached beside the probe by
     variant, seeds and draws, so notebooks 04-06 can read it without retraining. ``data`` is the ``probe_data`` of
     (model, corpus, prop), loaded when not given. Used in: 01_linguistic_correlation."""
@@ -167,7 +171,7 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
                                seeds=p.probe.seeds, draws=p.probe.random_draws, fill=fill, n_boot=p.probe.n_boot,
                                replicate=p.probe.replicate_percentages)
         result = results_dict(table)
-        result.update(_against_majority(p, probe, split))
+        result.update(_against_majority(p, model, probe, split))
         found = minimal_set(split, order, settings, target=result["all"], delta=p.probe.minimal_set_delta,
                             start=probe, **MINIMAL_SEARCH)
         result["minimal_set"] = {"neurons": found.neurons, "share": found.share, "retrainings": found.retrainings}
@@ -177,6 +181,8 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         result["intervals"].update(selectivity=chosen.as_list(), majority=result.pop("majority_interval"),
                                    probe_minus_majority=result.pop("difference_interval"),
                                    by_familiarity=result.pop("familiarity_intervals"))
+        if "by_model_text" in result:
+            result["intervals"]["by_model_text"] = result.pop("model_text_intervals")
         pct = p.probe.percentages[0]
         tops = table_interval(table, "retraining", "top", pct)
         result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
@@ -195,7 +201,8 @@ def _summary_path(p: Profile, model: str, corpus: str, prop: str, ranking: str, 
     return lca_path(p, model, corpus, prop, "summary.json", lambdas=lambdas, ranking=ranking, fill=fill,
                     percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
                     draws=p.probe.random_draws, n_boot=p.probe.n_boot, replicate=p.probe.replicate_percentages,
-                    minimal_search=MINIMAL_SEARCH, start=RETRAIN_START, against_majority=("all", *FAMILIARITY))
+                    minimal_search=MINIMAL_SEARCH, start=RETRAIN_START,
+                    against_majority=("all", *FAMILIARITY, *MODEL_TEXT))
 
 
 def summaries(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
@@ -359,29 +366,54 @@ def _label_minimal_path(p: Profile, model: str, corpus: str, prop: str, label: s
                     start=RETRAIN_START)
 
 
-def _against_majority(p: Profile, probe: Probe, data) -> dict:
+def _against_majority(p: Profile, model: str, probe: Probe, data) -> dict:
     """MAJ on the test words with its interval, the all-neuron probe minus MAJ (paired, over sentences), and both
-    on the test words seen and unseen among the training words (:func:`_by_familiarity`)."""
+    on the test words seen and unseen among the training words (:func:`_by_group`), and, for a model whose
+    training text is known (:func:`model_text`), on those groups split by whether the model read the word."""
     groups = groups_of_test(data)
     majority = majority_correct(data.train[2], data.train[1], data.test[2], data.test[1])
     hits = predict(probe, np.asarray(data.test[0])) == np.asarray(data.test[1], dtype=str)
     maj = bootstrap_accuracy(majority, groups, p.probe.n_boot, p.seed)
     difference = paired_difference(hits, majority, groups, p.probe.n_boot, p.seed)
-    by, intervals, verdicts = _by_familiarity(p, hits, majority, groups, seen_in_training(data.train[2], data.test[2]))
-    return {"majority": maj.estimate, "majority_interval": maj.as_list(),
-            "probe_minus_majority": difference.estimate, "difference_interval": difference.as_list(),
-            "by_familiarity": by, "familiarity_intervals": intervals,
-            "verdicts": {"probe_vs_majority": excludes_zero(difference), "by_familiarity": verdicts}}
+    seen = seen_in_training(data.train[2], data.test[2])
+    by, intervals, verdicts = _by_group(p, hits, majority, groups, dict(zip(FAMILIARITY, (seen, ~seen))))
+    found = {"majority": maj.estimate, "majority_interval": maj.as_list(),
+             "probe_minus_majority": difference.estimate, "difference_interval": difference.as_list(),
+             "by_familiarity": by, "familiarity_intervals": intervals,
+             "verdicts": {"probe_vs_majority": excludes_zero(difference), "by_familiarity": verdicts}}
+    text = model_text(p, model)
+    if text is not None:
+        read = read_by_model(text, data.test[2])
+        cells = dict(zip(MODEL_TEXT, (seen & read, seen & ~read, ~seen & read, ~seen & ~read)))
+        found["by_model_text"], found["model_text_intervals"], found["verdicts"]["by_model_text"] = \
+            _by_group(p, hits, majority, groups, cells)
+    return found
 
 
-def _by_familiarity(p: Profile, hits: np.ndarray, majority: np.ndarray, groups: np.ndarray, seen: np.ndarray
-                    ) -> tuple[dict, dict, dict]:
-    """Probe and MAJ accuracy and their paired difference on the test words ``"seen"`` and ``"unseen"`` among the
-    training words (a group without words is left out): entries ``{"share", "words", "all", "majority",
-    "probe_minus_majority"}``, their ``[low, high]`` intervals (bootstrap over the sentences holding such words)
-    and the difference's verdict."""
+def model_text(profile: str | Profile, model: str) -> frozenset[str] | None:
+    """The lower-cased words of the text ``model`` was trained on (``lib.methods.baselines.text_words``): the
+    English side of the profile's Multi30K training slice for the NMT models and the LM Grains trains; None for a
+    replicate (trained on a third of it) and for a pretrained transformer, whose training text is not at hand."""
+    p = get_profile(profile)
+    spec = model_spec(p, model)
+    if not spec.trained_here or spec.replicate is not None:
+        return None
+    return _text_of(p, spec.source_lang)
+
+
+@functools.cache
+def _text_of(p: Profile, lang: str) -> frozenset[str]:
+    return text_words(multi30k("train", [lang], p)[lang])
+
+
+def _by_group(p: Profile, hits: np.ndarray, majority: np.ndarray, groups: np.ndarray, masks: dict[str, np.ndarray]
+              ) -> tuple[dict, dict, dict]:
+    """Probe and MAJ accuracy and their paired difference on each named group of test words (``masks``; a group
+    without words is left out), e.g. ``"seen"`` and ``"unseen"`` among the training words: entries ``{"share",
+    "words", "all", "majority", "probe_minus_majority"}``, their ``[low, high]`` intervals (bootstrap over the
+    sentences holding such words) and the difference's verdict."""
     by, intervals, verdicts = {}, {}, {}
-    for name, mask in zip(FAMILIARITY, (seen, ~seen)):
+    for name, mask in masks.items():
         if not mask.any():
             continue
         where = np.asarray(groups)[mask]
@@ -529,19 +561,21 @@ def evidence_text(results: dict) -> str:
     return "\n".join(lines)
 
 
-def familiarity_table(results: dict) -> pd.DataFrame:
-    """The probe against MAJ on the test words seen and unseen in training, one row per (model, prop, words) of
-    :func:`summary` entries ``results[model][prop]``: share of the test words, probe and MAJ accuracy, their
-    difference in points with its 95 % interval (``low``, ``high``) and verdict. Used in: 01_linguistic_correlation."""
+def familiarity_table(results: dict, split: str = "by_familiarity") -> pd.DataFrame:
+    """The probe against MAJ on groups of test words, one row per (model, prop, words) of :func:`summary` entries
+    ``results[model][prop]``: the words seen and unseen in training (``split="by_familiarity"``), or those groups
+    split by whether the model's training text holds the word (``"by_model_text"``, models whose text is known);
+    share of the test words, probe and MAJ accuracy, their difference in points with its 95 % interval (``low``,
+    ``high``) and verdict. Used in: 01_linguistic_correlation."""
     rows = []
     for model, per_prop in results.items():
         for prop, r in per_prop.items():
-            for name, group in r.get("by_familiarity", {}).items():
-                low, high = r["intervals"]["by_familiarity"][name]["probe_minus_majority"]
+            for name, group in r.get(split, {}).items():
+                low, high = r["intervals"][split][name]["probe_minus_majority"]
                 rows.append({"model": model, "prop": prop, "words": name, "share": group["share"],
                              "probe": group["all"], "MAJ": group["majority"],
                              "difference": 100 * group["probe_minus_majority"], "low": 100 * low, "high": 100 * high,
-                             "verdict": r["verdicts"]["by_familiarity"][name]})
+                             "verdict": r["verdicts"][split][name]})
     return pd.DataFrame(rows, columns=["model", "prop", "words", "share", "probe", "MAJ", "difference", "low", "high",
                                        "verdict"])
 
