@@ -102,3 +102,26 @@ def test_the_model_text_table_crosses_both_splits_and_draws_every_group():
     fig.canvas.draw()
     assert [text.get_text() for text in fig.legends[0].get_texts()] == list(MODEL_TEXT)
     assert len(fig.axes[0].lines) >= len(MODEL_TEXT)  # a point (and its interval) per group
+
+
+def test_the_model_text_verdict_counts_models_whose_unread_words_lose_more():
+    from lib.methods.baselines import MODEL_TEXT
+    from lib.pipeline.lca import model_text_text
+
+    def with_text(read_gap, unread_gap, half_width):
+        r = entry(0.84, 0.91, "lower", "higher")
+        gaps = dict(zip(MODEL_TEXT, (read_gap, unread_gap, 0.1, 0.1)))
+        r["by_model_text"] = {name: {"share": 0.25, "words": 5, "all": 0.8, "majority": 0.8 - gap,
+                                     "probe_minus_majority": gap} for name, gap in gaps.items()}
+        r["intervals"]["by_model_text"] = {name: {"all": [0.7, 0.9], "majority": [0.6, 1.0],
+                                                  "probe_minus_majority": [gap - half_width, gap + half_width]}
+                                           for name, gap in gaps.items()}
+        r["verdicts"]["by_model_text"] = {name: "lower" if gap < 0 else "higher" for name, gap in gaps.items()}
+        return r
+
+    results = {"en-de": {"pos": with_text(-0.08, -0.17, 0.01)}, "lm": {"pos": with_text(-0.10, -0.12, 0.05)},
+               "minilm": {"pos": entry(0.97, 0.91, "higher", "higher")}}
+    text = model_text_text(results)
+    assert text == ("- **pos**: probe − MAJ on seen words the model read -10.0 to -8.0 points, on seen words it "
+                    "never read -17.0 to -12.0; lower where it never read them, intervals apart, for 1 of 2 models.")
+    assert model_text_text({"minilm": {"pos": entry(0.97, 0.91, "higher", "higher")}}) == ""

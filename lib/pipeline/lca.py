@@ -595,6 +595,30 @@ def _familiarity_lines(r: dict) -> list[str]:
     return lines
 
 
+def model_text_text(results: dict) -> str:
+    """Plain words (markdown) on :func:`familiarity_table` ``"by_model_text"``: per property, probe − MAJ on the
+    seen words the models read and on those they never read, and for how many models the second is lower with
+    intervals apart. Used in: 01_linguistic_correlation."""
+    table = familiarity_table(results, "by_model_text")
+    lines = []
+    for prop, rows in table.groupby("prop", sort=False):
+        read, unread = (rows[rows["words"] == words].set_index("model") for words in MODEL_TEXT[:2])
+        both = read.merge(unread, left_index=True, right_index=True, suffixes=("_read", "_unread"))
+        if both.empty:
+            continue
+        lower = int((both["high_unread"] < both["low_read"]).sum())
+        lines.append(f"- **{prop}**: probe − MAJ on seen words the model read {_span(both['difference_read'])} "
+                     f"points, on seen words it never read {_span(both['difference_unread'])}; lower where it never "
+                     f"read them, intervals apart, for {lower} of {len(both)} models.")
+    return "\n".join(lines)
+
+
+def _span(values: pd.Series) -> str:
+    """``-9.8 to -6.6`` (one decimal), or a single value."""
+    low, high = float(values.min()), float(values.max())
+    return f"{low:+.1f}" if low == high else f"{low:+.1f} to {high:+.1f}"
+
+
 def layer_text(results: dict) -> str:
     """Plain-words verdicts (markdown) of the :func:`layer_summary` entries in ``results[model][prop]``: does the
     best hidden layer beat the embedding layer (the lexical baseline)? "not resolved" where the intervals overlap.
