@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from lib.methods.analysis import resolved
 from lib.methods.baselines import FAMILIARITY, MODEL_TEXT
+from lib.methods.convergence import SETTLED
 from lib.methods.intervals import Interval, excludes_zero, spread
 from lib.pipeline.artifacts import read_json, write_text
 from lib.pipeline.profiles import get_profile, reports_dir
@@ -73,7 +74,8 @@ def _linguistic_correlation(r: dict) -> str:
                          "top vs random": x.get("verdicts", {}).get("top_vs_random"),
                          "minimal share": x["minimal_set"]["share"],
                          "selectivity": None if x.get("selectivity") is None
-                         else _shown(x["selectivity"], iv.get("selectivity"))})
+                         else _shown(x["selectivity"], iv.get("selectivity")),
+                         "ranking kept": _kept(x.get("ranking_check"))})
     variant = (f"Ranking by {'raw |W| (the paper)' if r.get('ranking') == 'raw' else '|W·σ| (Grains)'}"
                f"{', masking by ' + r['fill'] if 'fill' in r else ''}. " if "ranking" in r else "")
     if "probe" in r:
@@ -83,10 +85,18 @@ def _linguistic_correlation(r: dict) -> str:
     return (f"{variant}Probe accuracy with all neurons beside MAJ (the paper's Table 1 baseline: each word's most "
             "frequent training label), retrained on the top / random / bottom 10 % (random is Grains' addition), "
             "minimal-set share and selectivity; 95 % intervals in brackets, verdicts \"not resolved\" where they "
-            "overlap:\n\n"
+            "overlap; \"ranking kept\" is the smallest Jaccard overlap of the top sets (at the profile's percentages) "
+            f"with those of the same probe trained on to a tenth of its tolerance (settled from {SETTLED}):\n\n"
             + markdown_table(rows, ["model", "prop", "MAJ", "all", "vs MAJ", "top 10 %", "random 10 %",
-                                    "bottom 10 %", "top vs random", "minimal share", "selectivity"])
+                                    "bottom 10 %", "top vs random", "minimal share", "selectivity", "ranking kept"])
             + _convergence(r.get("convergence")))
+
+
+def _kept(check: dict | None) -> str | None:
+    """``0.92 (settled)``: the smallest share of a top set a ten times tighter probe keeps (Jaccard), or None."""
+    if not check:
+        return None
+    return f"{min(check['jaccard'].values()):.2f} ({'settled' if check['settled'] else 'not settled'})"
 
 
 def _convergence(c: dict | None) -> str:
@@ -135,6 +145,11 @@ def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
             add(f"probe − MAJ on test words {words.replace(', ', ' in training, ')} by the model (points, mean over "
                 "model × property)", found.estimate, None, "01_linguistic_correlation", interval=found.as_list(),
                 verdict=excludes_zero(found))
+    checks = [x["ranking_check"] for x in entries if "ranking_check" in x]
+    if checks:
+        add(f"rankings settled (model × property pairs; top sets kept ≥ {SETTLED} by a ten times tighter probe)",
+            f"{sum(c['settled'] for c in checks)} of {len(checks)}", None, "01_linguistic_correlation",
+            verdict="each pair by its Jaccard overlaps")
     if all("top_vs_random" in v for v in verdicts):
         add("top against random 10 %, retrained (model × property pairs)",
             _verdict_counts([v["top_vs_random"] for v in verdicts]), None, "01_linguistic_correlation",

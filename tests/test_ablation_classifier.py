@@ -191,7 +191,11 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
     monkeypatch.setattr(lca, "model_text", lambda p, model: frozenset(f"w{i}" for i in range(0, 400, 2)))
     first = lca.summary("tiny", "en-de", "synthetic", "pos", data=data)
     assert set(first) == {"all", "majority", "probe_minus_majority", "by_familiarity", "by_model_text", "masking",
-                          "retraining", "minimal_set", "selectivity", "verdicts", "variant", "intervals"}
+                          "retraining", "minimal_set", "selectivity", "ranking_check", "verdicts", "variant",
+                          "intervals"}
+    check = first["ranking_check"]
+    assert set(check["jaccard"]) == {"10", "15", "20"} and all(0 <= j <= 1 for j in check["jaccard"].values())
+    assert check["settled"] == (min(check["jaccard"].values()) >= 0.9) and check["tighter_tol"] < 1e-3
     assert {"all", "majority", "masking", "retraining", "selectivity", "by_familiarity",
             "by_model_text"} <= set(first["intervals"])
     for split in ("by_familiarity", "by_model_text"):

@@ -99,6 +99,8 @@ def _check_01(results):
             familiar = r["by_familiarity"]
             assert familiar and sum(group["share"] for group in familiar.values()) == pytest.approx(1.0)
             assert all(r["verdicts"]["by_familiarity"][name] in VERDICTS for name in familiar)
+            check = r["ranking_check"]
+            assert check["settled"] == (min(check["jaccard"].values()) >= 0.9), (model, prop)
             read = r.get("by_model_text", {})
             assert bool(read) == (model != "minilm"), model  # the project's models have a known training text
             assert not read or sum(group["share"] for group in read.values()) == pytest.approx(1.0)

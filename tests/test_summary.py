@@ -53,6 +53,8 @@ def _lca_with_evidence(top, bottom, majority, vs_majority):
     result = _lca(top, bottom)
     block = {sel: {"10": [value - 0.05, value + 0.05]} for sel, value in (("top", top), ("bottom", bottom),
                                                                          ("random", (top + bottom) / 2))}
+    result["ranking_check"] = {"tighter_tol": 1e-4, "jaccard": {"10": 0.95, "15": 0.85 if top > 0.75 else 0.92},
+                               "objective_gap": 0.001, "settled": top <= 0.75}
     read_gap = -0.05 if vs_majority == "lower" else -0.07
     result["by_model_text"] = {"seen, read": {"probe_minus_majority": read_gap},
                                "seen, unread": {"probe_minus_majority": 3 * read_gap}}
@@ -80,8 +82,11 @@ def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
                          "× property)"] for words in ("read", "unread"))
     assert read["measured"] == pytest.approx(-6.0) and unread["measured"] == pytest.approx(-18.0)
     assert unread["interval"][0] < -18.0 < unread["interval"][1] and unread["verdict"] == "not resolved"
+    assert rows["rankings settled (model × property pairs; top sets kept ≥ 0.9 by a ten times tighter probe)"][
+        "measured"] == "1 of 2"
     text = summary.write_summary("tiny").read_text()
     assert "| en-de | pos | 0.930 [0.920, 0.940] | 0.900 [0.880, 0.920] | lower | 0.800 [0.750, 0.850] |" in text
+    assert "| 0.85 (not settled) |" in text and "| 0.92 (settled) |" in text
     assert "raw |W| (the paper)" in text and "not resolved" in text
     assert ("Probes: owlqn, mixed precision, the ranking probes to tol 1e-05, those retrained on subsets to tol "
             "0.001.") in text

@@ -156,7 +156,8 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
             fill: str = "zero", lambdas: tuple[float, float] | None = None) -> dict:
     """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "by_familiarity",
     "by_model_text" (models whose training text is known), "masking", "retraining", "minimal_set": {"neurons",
-    "share"}, "selectivity", "verdicts", "variant", "intervals"}``,
+    "share"}, "selectivity", "ranking_check" (:func:`convergence_check`: how much of the top sets a ten times
+    tighter probe keeps), "verdicts", "variant", "intervals"}``,
     accuracies as fractions, ``intervals`` holding ``[low, high]`` in the same nesting; cached beside the probe by
     variant, seeds and draws, so notebooks 04-06 can read it without retraining. ``data`` is the ``probe_data`` of
     (model, corpus, prop), loaded when not given. Used in: 01_linguistic_correlation."""
@@ -187,6 +188,9 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         tops = table_interval(table, "retraining", "top", pct)
         result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
         result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
+        settling = convergence_check(p, model, corpus, prop, split, ranking, lambdas)
+        result["ranking_check"] = {"tighter_tol": settling.tighter_tol, "jaccard": settling.jaccard,
+                                   "objective_gap": settling.objective_gap, "settled": settling.settled}
         result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
                              "tol": settings.tol, "rank_tol": probe.settings.tol, "precision": settings.precision,
                              "seeds": p.probe.seeds, "random_draws": p.probe.random_draws,
@@ -202,7 +206,7 @@ def _summary_path(p: Profile, model: str, corpus: str, prop: str, ranking: str, 
                     percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
                     draws=p.probe.random_draws, n_boot=p.probe.n_boot, replicate=p.probe.replicate_percentages,
                     minimal_search=MINIMAL_SEARCH, start=RETRAIN_START,
-                    against_majority=("all", *FAMILIARITY, *MODEL_TEXT))
+                    against_majority=("all", *FAMILIARITY, *MODEL_TEXT), ranking_check=True)
 
 
 def summaries(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
