@@ -186,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"probe  Grains float32 {t_plain:6.2f} s  test acc {accuracy(plain, x_test, y_test):.4f}  "
               f"objective {plain.objective:.5f}  ({plain.epochs_run:g} iterations, converged {plain.converged}; "
               f"mixed precision {t_plain / t_ours:.1f}× faster, objectives "
-              f"{ours.objective / plain.objective - 1:+.1e} "
-              f"apart; {runs(plain_runs)})")
+              f"{ours.objective / plain.objective - 1:+.1e} apart; {runs(plain_runs)})")
     print(f"probe  Grains Adam  {t_adam:7.2f} s  test acc {accuracy(adam, x_test, y_test):.4f}  "
           f"objective {adam.objective:.5f}  (kept weights after {adam.epochs_run:g} epochs, early stopping on dev, "
           f"batch {settings.batch_size}; {runs(adam_runs)})")

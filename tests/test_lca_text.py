@@ -62,7 +62,7 @@ def test_the_familiarity_table_has_a_row_per_model_property_and_group_and_draws(
 
     matplotlib.use("Agg")
     from lib import viz
-    from lib.pipeline.lca import familiarity_table
+    from lib.pipeline.lca import familiarity_table, familiarity_view
 
     r = entry(0.84, 0.91, "lower", "higher")
     r["by_familiarity"] = {"seen": {"share": 1.0, "words": 10, "all": 0.8, "majority": 0.9,
@@ -73,6 +73,9 @@ def test_the_familiarity_table_has_a_row_per_model_property_and_group_and_draws(
     table = familiarity_table({"en-de": {"pos": r, "sem": entry(0.8, 0.7, "higher", "higher")}})
     assert table[["model", "prop", "words", "verdict"]].values.tolist() == [["en-de", "pos", "seen", "not resolved"]]
     assert table.loc[0, ["difference", "low", "high"]].tolist() == [-10.0, -20.0, 5.0]
+    view = familiarity_view(table)
+    assert view.loc[("en-de", "pos"), ("probe − MAJ", "seen")] == "-10.0 [-20.0, 5.0]"
+    assert view.loc[("en-de", "pos"), ("verdict", "seen")] == "not resolved"
     fig = viz.plot_familiarity(table)
     fig.canvas.draw()
     assert [ax.get_title() for ax in fig.axes] == ["pos"]

@@ -43,6 +43,10 @@ class Convergence:
         """Whether every top set kept at least :data:`SETTLED` overlap after training on."""
         return min(self.jaccard.values()) >= SETTLED
 
+    def as_dict(self) -> dict:
+        """The fields with ``objective_gap`` and ``settled``, as results files record them."""
+        return {**dataclasses.asdict(self), "objective_gap": self.objective_gap, "settled": self.settled}
+
     def text(self, what: str) -> str:
         """One sentence for a reader: how far the probe of ``what`` stopped from a tighter run, and whether its
         ranking is settled."""

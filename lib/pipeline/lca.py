@@ -188,9 +188,7 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         tops = table_interval(table, "retraining", "top", pct)
         result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
         result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
-        settling = convergence_check(p, model, corpus, prop, split, ranking, lambdas)
-        result["ranking_check"] = {"tighter_tol": settling.tighter_tol, "jaccard": settling.jaccard,
-                                   "objective_gap": settling.objective_gap, "settled": settling.settled}
+        result["ranking_check"] = convergence_check(p, model, corpus, prop, split, ranking, lambdas).as_dict()
         result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
                              "tol": settings.tol, "rank_tol": probe.settings.tol, "precision": settings.precision,
                              "seeds": p.probe.seeds, "random_draws": p.probe.random_draws,
@@ -582,6 +580,15 @@ def familiarity_table(results: dict, split: str = "by_familiarity") -> pd.DataFr
                              "verdict": r["verdicts"][split][name]})
     return pd.DataFrame(rows, columns=["model", "prop", "words", "share", "probe", "MAJ", "difference", "low", "high",
                                        "verdict"])
+
+
+def familiarity_view(table: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`familiarity_table` as a reader sees it: a row per (model, prop), per group of words its share,
+    probe − MAJ in points with its interval, and the verdict. Used in: 01_linguistic_correlation."""
+    shown = table.assign(share=table["share"].round(3),
+                         gap=[with_interval(row.difference, [row.low, row.high], 1) for row in table.itertuples()])
+    return shown.rename(columns={"gap": "probe − MAJ"}).pivot(index=["model", "prop"], columns="words",
+                                                             values=["share", "probe − MAJ", "verdict"])
 
 
 def _familiarity_lines(r: dict) -> list[str]:
