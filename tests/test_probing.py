@@ -144,24 +144,36 @@ def test_training_leaves_the_callers_activations_untouched(planted, solver, neur
 
 
 @pytest.mark.parametrize("k", [3, 12])  # Xᵀ·G as G·Xᵀ, and as XT·Gᵀ (8 to 16 labels)
-def test_design_products_in_blocks_are_exact(monkeypatch, k):
+@pytest.mark.parametrize("half", [False, True])  # a mixed-precision design of the whole matrix starts from raw data
+def test_design_products_in_blocks_are_exact(monkeypatch, k, half):
     monkeypatch.setattr(probing, "_WORD_BLOCK", 70)
+    monkeypatch.setattr(probing, "_ROWS", 16)
     rng = np.random.default_rng(0)
     acts = (0.3 * rng.normal(size=(300, 2 * _NEURON_BLOCK + 77)) + rng.normal(size=2 * _NEURON_BLOCK + 77)).astype(
         np.float32)
+    acts[:, 5] = 0.75  # a constant neuron: σ = 1, its standardised column zero
     y, columns = rng.integers(0, k, size=300), np.sort(rng.choice(acts.shape[1], 100, replace=False))
     G = torch.from_numpy(rng.normal(size=(k, 300)).astype(np.float32))
     c = torch.arange(k, dtype=torch.float32)
     for chosen in (None, columns):
-        design = _design(acts, y, k, columns=chosen)
+        design = _design(acts, y, k, columns=chosen, half=half)
         X = acts.astype(np.float64) if chosen is None else acts[:, chosen].astype(np.float64)
-        X = (X - X.mean(0)) / X.std(0, ddof=1)
+        spread = X.std(0, ddof=1)
+        X = (X - X.mean(0)) / np.where(spread > 0, spread, 1.0)
         V = torch.from_numpy(rng.normal(size=(X.shape[1], k)).astype(np.float32))
         np.testing.assert_allclose(design.mu.numpy(), acts[:, chosen if chosen is not None else slice(None)].mean(0),
                                    rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(design.back(G).numpy(), X.T @ G.double().numpy().T, rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(design.logits(V, c).numpy(), (X @ V.double().numpy()).T + c.numpy()[:, None],
-                                   rtol=1e-4, atol=1e-3)
+        np.testing.assert_allclose(design.sigma.numpy(), np.where(spread > 0, spread, 1.0), rtol=1e-5)
+        for _form in ("as built", "transposed"):  # a raw design's products before and after transpose()
+            np.testing.assert_allclose(design.back(G).numpy(), X.T @ G.double().numpy().T, rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(design.logits(V, c).numpy(), (X @ V.double().numpy()).T + c.numpy()[:, None],
+                                       rtol=1e-4, atol=1e-3)
+            design.transpose()
+        np.testing.assert_allclose(design.XT.numpy(), X.T, rtol=1e-5, atol=1e-5)
+        if half:
+            np.testing.assert_allclose(design.half.X.float().numpy(), X, rtol=2 ** -8, atol=1e-6)
+            if design.half.XT is not None:
+                np.testing.assert_array_equal(design.half.XT.float().numpy(), design.half.X.float().numpy().T)
 
 
 @pytest.mark.parametrize("solver, precision, n_labels", [("owlqn", "float32", 4), ("owlqn", "mixed", 4),

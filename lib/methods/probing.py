@@ -48,7 +48,7 @@ from lib.progress import tqdm
 
 
 SOLVERS = ("owlqn", "fista", "adam")
-SOLVER_REVISION = 5  # raised whenever a solver changes where it stops, so caches of probes it trained are not reused
+SOLVER_REVISION = 6  # raised whenever a solver changes where it stops, so caches of probes it trained are not reused
 DEV_USES = ("report", "early_stop")
 PRECISIONS = ("auto", "float32", "mixed")
 
@@ -317,33 +317,62 @@ def _standardise(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass(frozen=True, eq=False)
 class _Design:
-    """Standardised training data on the device, stored **transposed**: ``XT`` neurons × words (row-major), ``Y``
-    label ids, ``hot`` the flat index (label · words + word) of each word's gold logit in the labels × words logits,
-    column ``mu`` and ``sigma`` of the raw activations, the number of labels. Logits are kept as labels × words.
-    With so few labels, both products a solver iteration needs run twice as fast in this layout on one CPU thread
-    (80k × 1024 × 12: 154 against 329 ms per gradient), and softmax over the label axis 30× faster."""
+    """Standardised training data on the device: ``Y`` label ids, ``hot`` the flat index (label · words + word) of
+    each word's gold logit in the labels × words logits, column ``mu`` and ``sigma`` of the raw activations, the
+    number of labels, the bfloat16 copies of a mixed-precision solve (``half``), and the float32 data in one of two
+    forms: ``built``, standardised and **transposed** (neurons × words, row-major), or ``raw``, the caller's words ×
+    neurons as given, standardised inside each product (:meth:`logits`, :meth:`back`) until :meth:`transpose`
+    builds the transposed form. Logits are kept as labels × words. With so few labels, both products a solver
+    iteration needs run twice as fast in the transposed layout on one CPU thread (80k × 1024 × 12: 154 against
+    329 ms per gradient), and softmax over the label axis 30× faster; a mixed-precision solve of the whole matrix
+    needs float32 only to check its stopping rule, which the raw products do as fast (80k × 1024 × 12, two threads:
+    64 against 64 ms), without the transposed copy's 0.2 s."""
 
-    XT: torch.Tensor
     Y: torch.Tensor
     hot: torch.Tensor
     mu: torch.Tensor
     sigma: torch.Tensor
     n_classes: int
     half: _Half | None = None
+    built: torch.Tensor | None = None
+    raw: torch.Tensor | None = None
 
     @property
     def n_words(self) -> int:
-        """Training words (columns of ``XT``)."""
-        return self.XT.shape[1]
+        """Training words."""
+        return self.Y.shape[0]
 
     @property
     def n_neurons(self) -> int:
-        """Neurons (rows of ``XT``)."""
-        return self.XT.shape[0]
+        """Neurons."""
+        return self.mu.shape[0]
+
+    @functools.cached_property
+    def XT(self) -> torch.Tensor:
+        """The standardised float32 data, neurons × words: ``built``, or built from ``raw`` on first use."""
+        if self.built is not None:
+            return self.built
+        XT = _transposed(self.raw)
+        _each(lambda rows: XT[rows].sub_(self.mu[rows, None]).div_(self.sigma[rows, None]), self.n_neurons,
+              _NEURON_BLOCK)
+        return XT
+
+    def transpose(self) -> None:
+        """Build the transposed form now: float32 iterations run on it (with 57 labels 89 against 127 ms per
+        iteration from the raw data at 80k × 1024, two threads), a check of the stopping rule alone does not."""
+        self.XT  # noqa: B018 (a cached property, built once)
+
+    @property
+    def _from_raw(self) -> bool:
+        return self.raw is not None and "XT" not in vars(self)
 
     def logits(self, V: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Logits labels × words of standardised weights ``V`` (neurons × labels) and bias ``c``; on a CPU in blocks
-        of :data:`_WORD_BLOCK` words (:func:`_each`)."""
+        of :data:`_WORD_BLOCK` words (:func:`_each`); from the raw data as X·(V/σ) + (c − μ·V/σ)."""
+        if self._from_raw:
+            W = V / self.sigma[:, None]
+            b = c - self.mu @ W
+            return torch.cat(_each(lambda words: torch.addmm(b, self.raw[words], W).T, self.n_words, _WORD_BLOCK), 1)
         if self.XT.device.type != "cpu":
             return torch.addmm(c[:, None], V.T, self.XT)
         return torch.cat(_each(lambda words: torch.addmm(c[:, None], V.T, self.XT[:, words]), self.n_words,
@@ -355,7 +384,11 @@ class _Design:
         half the speed of its blocks on one thread (82k words, 12 labels: 535 against 248 ms; 125 labels: 2.4
         against 1.8 s). Each block is G·Xᵀ, except with 8 to 16 labels, where MKL ran that form up to twice as long
         as XT·Gᵀ with Gᵀ made contiguous (80k words × 1,024 neurons, one thread: 8 labels 70 against 51 ms, 12
-        labels 89 against 51, 14 labels 108 against 51; 2-6 and 20-32 labels the other way round)."""
+        labels 89 against 51, 14 labels 108 against 51; 2-6 and 20-32 labels the other way round). From the raw
+        data: (G·X − ΣG ⊗ μ)ᵀ / σ."""
+        if self._from_raw:
+            GX = torch.cat(_each(lambda columns: G @ self.raw[:, columns], self.n_neurons, _NEURON_BLOCK), 1)
+            return GX.sub_(G.sum(1)[:, None] * self.mu).div_(self.sigma).T
         if self.XT.device.type != "cpu":
             return (G @ self.XT.T).T
         if 8 <= G.shape[0] <= 16:
@@ -384,6 +417,25 @@ class _Half:
         _each(lambda rows: low[rows].copy_(XT[rows]), d, _NEURON_BLOCK)
         _each(lambda words: X[words].copy_(low[:, words].T), n, _WORD_BLOCK)
         return _Half(X=X, XT=low if n_classes <= _FEW_LABELS else None)
+
+    @staticmethod
+    def of_raw(X: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, n_classes: int) -> _Half:
+        """The bfloat16 copies of raw words × neurons float32 ``X`` standardised by column ``mu`` and ``sigma``, in
+        one pass of :data:`_ROWS`-word tiles (each standardised in cache, then written in both layouts): with the
+        column statistics (:func:`_column_stats`) 0.27 against 0.40 s through the float32 transpose at 80k × 1024 ×
+        12 on two threads, about 0.07 s of it the first writes to the fresh copies' pages."""
+        (n, d), bf16, inv = X.shape, torch.bfloat16, sigma.reciprocal()
+        low = torch.empty(n, d, dtype=bf16, device=X.device)
+        XT = torch.empty(d, n, dtype=bf16, device=X.device) if n_classes <= _FEW_LABELS else None
+
+        def tiles(words: slice) -> None:
+            for rows in _slices(words, _ROWS):
+                low[rows].copy_((X[rows] - mu).mul_(inv))
+                for tile in _slices(rows, _TILE) if XT is not None else ():
+                    XT[:, tile].copy_(low[tile].T)
+
+        _each(tiles, n, _WORD_BLOCK)
+        return _Half(X=low, XT=XT)
 
     def moved(self, Z: torch.Tensor, dV: torch.Tensor, dc: torch.Tensor) -> torch.Tensor:
         """The logits ``Z`` (labels × words, float32) moved by the change of V (neurons × labels) by ``dV`` and of c
@@ -420,18 +472,50 @@ def _xt_gt(XT: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
 
 def _design(acts: np.ndarray, y: np.ndarray, n_classes: int, columns: np.ndarray | None = None,
             half: bool = False) -> _Design:
-    """The standardised, transposed design of ``acts`` (or of its ``columns``) with labels ``y``: a subset of
-    columns is a subset of the rows of the whole matrix's design, kept for the last array (:func:`_standardised`);
-    with its bfloat16 copies when ``half`` (a mixed-precision solve)."""
+    """The standardised design of ``acts`` (or of its ``columns``) with labels ``y``: a subset of columns is a subset
+    of the rows of the whole matrix's transposed design, kept for the last array (:func:`_standardised`); with its
+    bfloat16 copies when ``half`` (a mixed-precision solve), which for the whole matrix are made straight from the
+    raw data (:meth:`_Half.of_raw`), its float32 form staying raw until an iteration needs it."""
+    Y = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device())
+    hot = Y * Y.shape[0] + torch.arange(Y.shape[0], device=Y.device)
+    if half and columns is None:
+        raw = _tensor(acts, device())
+        mu, sigma = _column_stats(raw)
+        return _Design(Y=Y, hot=hot, mu=mu, sigma=sigma, n_classes=n_classes,
+                       half=_Half.of_raw(raw, mu, sigma, n_classes), raw=raw)
     XT, mu, sigma = _standardised(acts) if columns is not None or _LAST[0] is not None and _LAST[0]() is acts \
         else _standardise_transposed(acts)
     if columns is not None and not np.array_equal(columns, np.arange(XT.shape[0])):
         rows = torch.from_numpy(columns).to(XT.device)
         XT, mu, sigma = XT.index_select(0, rows), mu[rows], sigma[rows]
-    Y = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(XT.device)
-    hot = Y * XT.shape[1] + torch.arange(XT.shape[1], device=XT.device)
-    return _Design(XT=XT, Y=Y, hot=hot, mu=mu, sigma=sigma, n_classes=n_classes,
-                   half=_Half.of(XT, n_classes) if half else None)
+    return _Design(Y=Y, hot=hot, mu=mu, sigma=sigma, n_classes=n_classes,
+                   half=_Half.of(XT, n_classes) if half else None, built=XT)
+
+
+def _column_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column means and spreads (ddof 1; σ = 1 for a constant neuron) of raw words × neurons ``X``, in one pass of
+    :data:`_ROWS`-word tiles: sums of the data and of its squares after shifting by the first tile's mean (so the
+    variance does not cancel for neurons far from zero), as matrix products, accumulated in float64."""
+    n, d = X.shape
+    shift, ones = X[:_ROWS].mean(0), torch.ones(1, _ROWS, device=X.device)
+
+    def sums(words: slice) -> torch.Tensor:
+        total = torch.zeros(2, d, dtype=torch.float64, device=X.device)
+        for rows in _slices(words, _ROWS):
+            part, weights = X[rows] - shift, ones[:, :rows.stop - rows.start]
+            total[0] += (weights @ part)[0]
+            total[1] += (weights @ part.mul_(part))[0]
+        return total
+
+    total = sum(_each(sums, n, _WORD_BLOCK))
+    offset = total[0] / n
+    sigma = ((total[1] - n * offset * offset).clamp_(min=0) / max(n - 1, 1)).sqrt_().float()
+    return (shift.double() + offset).float(), torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+
+
+def _slices(span: slice, step: int) -> list[slice]:
+    """``span`` cut into slices of ``step``."""
+    return [slice(start, min(start + step, span.stop)) for start in range(span.start, span.stop, step)]
 
 
 _LAST: list = [None, None]  # a weak reference to the last array retrained on column subsets, and its design
@@ -496,7 +580,9 @@ def _transposed(X: torch.Tensor) -> torch.Tensor:
     return XT
 
 
-_TILE = 64  # words per tile of a transpose on a thread pool (_transposed)
+_TILE = 64  # words per tile of a transpose on a thread pool (_transposed, _Half.of_raw)
+_ROWS = 256  # words per tile of a pass over raw data (_column_stats, _Half.of_raw): small enough to stay in cache, where
+# a temporary of a whole 8192 × 1024 block took 18 ms per operation, a tile's 1.5-2 ms per 8192 words
 
 
 def _columns(columns: Sequence[int] | None, n_neurons: int) -> np.ndarray | None:
@@ -512,11 +598,11 @@ def _columns(columns: Sequence[int] | None, n_neurons: int) -> np.ndarray | None
 def _standardised_start(design: _Design, weights: np.ndarray, bias: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Raw-space (weights labels × neurons, bias) as the solvers' standardised (V = W·σ neurons × labels,
     c = bias + W·μ): the same logits on the design's words."""
-    W = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=design.XT.device)
+    W = torch.as_tensor(np.asarray(weights, dtype=np.float32), device=design.mu.device)
     if W.shape != (design.n_classes, design.n_neurons):
         raise ValueError(f"train_probe: init weights have shape {tuple(W.shape)}, need (labels, neurons) = "
                          f"{(design.n_classes, design.n_neurons)}")
-    c = torch.as_tensor(np.asarray(bias, dtype=np.float32), device=design.XT.device) + design.mu @ W.T
+    c = torch.as_tensor(np.asarray(bias, dtype=np.float32), device=design.mu.device) + design.mu @ W.T
     return (W * design.sigma).T.contiguous(), c
 
 
@@ -675,11 +761,12 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
     logits plus the bfloat16 product of the step, and Xᵀ·G is a bfloat16 product, so both carry only the rounding
     of the step and of the data; once that pseudo-gradient meets ``tol`` or falls to what bfloat16 can resolve, or
     a step no longer lowers the objective, the logits and gradient are recomputed in float32 and the solve goes on
-    there, memory kept, until the float32 pseudo-gradient meets ``tol``. On an AMX CPU (bench_probe's
-    80k × 1024 × 12, tol 1e-4) the mixed solve took the float32 solve's 34 iterations, 2.9× faster.
+    there (on the transposed float32 design, :meth:`_Design.transpose`), memory kept, until the float32
+    pseudo-gradient meets ``tol``. On an AMX CPU (bench_probe's 80k × 1024 × 12, tol 1e-4, 2026-12-04) the mixed
+    solve took 35 iterations where the float32 solve took 34, 2.0× faster (1.33 against 2.63 s).
     Returns V, c, iterations, the objective at V, c (float32 logits), and whether the stopping rule was met.
     """
-    d, k, on = design.n_neurons, design.n_classes, design.XT.device
+    d, k, on = design.n_neurons, design.n_classes, design.mu.device
     l2v = (l2 / design.sigma ** 2)[:, None]
     w = torch.cat([(l1 / design.sigma)[:, None].expand(d, k).reshape(-1), torch.zeros(k, device=on)])
     x = torch.cat([init[0].reshape(-1), init[1]]) if init else torch.zeros(d * k + k, device=on)
@@ -723,6 +810,8 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
         if float(pg.abs().max()) <= tol:
             converged, it = True, it - 1
             break
+        if not half:
+            design.transpose()
         direction = _lbfgs_direction(pg, pairs)
         # A weight at zero may only leave it downhill (OWL-QN's orthant rule); a nonzero one keeps the quasi-Newton
         # step whatever its sign, the line search's projection stopping it at zero. Constraining those too, as the
