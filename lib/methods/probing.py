@@ -360,7 +360,7 @@ class _Design:
     def transpose(self) -> None:
         """Build the transposed form now: float32 iterations run on it (with 57 labels 89 against 127 ms per
         iteration from the raw data at 80k × 1024, two threads), a check of the stopping rule alone does not."""
-        self.XT  # noqa: B018 (a cached property, built once)
+        self.XT  # a cached property: built on the first access only
 
     @property
     def _from_raw(self) -> bool:
