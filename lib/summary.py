@@ -117,7 +117,9 @@ def _verdict_counts(verdicts: list[str]) -> str:
 def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
     """Notebook 01's key rows: the mean top − bottom gap with a t interval over (model, prop) pairs, how many
     pairs beat MAJ (on all test words, and on those seen and unseen in training) and random (verdicts from their
-    intervals), and the mean probe − MAJ gap on the seen words the model read and never read."""
+    intervals; against random also with the top set of the ten times tighter probe, and how many verdicts that
+    changes), how many rankings are settled, and the mean probe − MAJ gap on the seen words the model read and
+    never read."""
     entries = [x for props in r["results"].values() for x in props.values()]
     gaps = [100 * (x["retraining"]["top"]["10"] - x["retraining"]["bottom"]["10"]) for x in entries]
     if not gaps:
@@ -154,6 +156,11 @@ def _linguistic_key_numbers(r: dict, add: Callable[..., None]) -> None:
         add("top against random 10 %, retrained (model × property pairs)",
             _verdict_counts([v["top_vs_random"] for v in verdicts]), None, "01_linguistic_correlation",
             verdict="each pair by its 95 % intervals")
+    if all("tighter_top_vs_random" in v for v in verdicts):
+        changed = sum(v["tighter_top_vs_random"] != v["top_vs_random"] for v in verdicts)
+        add("the same, top set ranked by the ten times tighter probe (model × property pairs)",
+            _verdict_counts([v["tighter_top_vs_random"] for v in verdicts]), None, "01_linguistic_correlation",
+            verdict=f"{changed} of {len(verdicts)} verdicts change")
 
 
 def _cross_model(r: dict) -> str:

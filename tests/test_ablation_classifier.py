@@ -196,6 +196,13 @@ def test_lca_summary_is_cached_in_the_results_file_shape(tmp_path, monkeypatch, 
     check = first["ranking_check"]
     assert set(check["jaccard"]) == {"10", "15", "20"} and all(0 <= j <= 1 for j in check["jaccard"].values())
     assert check["settled"] == (min(check["jaccard"].values()) >= 0.9) and check["tighter_tol"] < 1e-3
+    assert len(set(check["tighter_top"])) == 4 and set(check["tighter_top"]) <= set(range(40))  # 10 % of 40
+    low, high = first["intervals"]["tighter_top_retrained"]
+    assert low <= check["tighter_top_retrained"] <= high
+    assert first["verdicts"]["tighter_top_vs_random"] in ("higher", "lower", "not resolved")
+    start = lca.lca_probe("tiny", "en-de", "synthetic", "pos")
+    again = ablation.retrained_correct(data, check["tighter_top"], lca.probe_settings("tiny"), start=start)
+    assert check["tighter_top_retrained"] == pytest.approx(again.mean())  # retrained on the tighter probe's top set
     assert {"all", "majority", "masking", "retraining", "selectivity", "by_familiarity",
             "by_model_text"} <= set(first["intervals"])
     for split in ("by_familiarity", "by_model_text"):

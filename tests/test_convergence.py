@@ -6,6 +6,7 @@ import pytest
 
 from lib.methods.convergence import Convergence, convergence
 from lib.methods.probing import ProbeSettings, synthetic_splits, train_probe
+from lib.methods.ranking import global_order, top
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +22,10 @@ def test_a_loosely_stopped_probe_trains_on_to_a_lower_objective(data):
     assert found.extra_iterations > 0 and found.tighter_objective <= found.objective
     assert found.objective_gap >= 0 and set(found.jaccard) == {"10", "20"}
     assert all(0 <= j <= 1 for j in found.jaccard.values())
+    tighter = train_probe(*data.train[:2], settings=dataclasses.replace(settings, tol=3e-3), progress=False,
+                          init=(probe.weights, probe.bias))
+    assert found.tighter_top == tuple(top(global_order(tighter.scaled_weights), 10).tolist())
+    assert len(found.tighter_top) == 4  # 10 % of 40 neurons
 
 
 def test_a_converged_probe_is_settled(data):

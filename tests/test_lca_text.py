@@ -128,3 +128,17 @@ def test_the_model_text_verdict_counts_models_whose_unread_words_lose_more():
     assert text == ("- **pos**: probe − MAJ on seen words the model read -10.0 to -8.0 points, on seen words it "
                     "never read -17.0 to -12.0; lower where it never read them, intervals apart, for 1 of 2 models.")
     assert model_text_text({"minilm": {"pos": entry(0.97, 0.91, "higher", "higher")}}) == ""
+
+
+def test_the_top_against_random_verdict_is_given_again_with_the_tighter_ranking():
+    r = entry(0.84, 0.91, "lower", "higher")
+    r["ranking_check"] = {"tighter_tol": 1e-5, "jaccard": {"10": 0.81, "15": 0.86}, "tighter_top_retrained": 0.62}
+    r["intervals"]["tighter_top_retrained"] = [0.58, 0.66]
+    r["verdicts"]["tighter_top_vs_random"] = "not resolved"
+    line = evidence_text({"en-de": {"pos": r}}).splitlines()[-1]
+    assert line.startswith("  - ranked by the probe trained on to tol 1e-05 (top sets kept 0.81): top 10 % 0.620 "
+                           "[0.580, 0.660] against random: not resolved at this scale")
+    assert "**the verdict changes as the ranking converges**" in line
+    r["verdicts"]["tighter_top_vs_random"] = "higher"
+    assert evidence_text({"en-de": {"pos": r}}).endswith("top is better; the same verdict.")
+    assert "ranked by the probe" not in evidence_text({"en-de": {"pos": entry(0.84, 0.91, "lower", "higher")}})

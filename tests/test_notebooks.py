@@ -101,6 +101,9 @@ def _check_01(results):
             assert all(r["verdicts"]["by_familiarity"][name] in VERDICTS for name in familiar)
             check = r["ranking_check"]
             assert check["settled"] == (min(check["jaccard"].values()) >= 0.9), (model, prop)
+            low, high = r["intervals"]["tighter_top_retrained"]
+            assert low <= check["tighter_top_retrained"] <= high, (model, prop)
+            assert r["verdicts"]["tighter_top_vs_random"] in VERDICTS, (model, prop)
             read = r.get("by_model_text", {})
             assert bool(read) == (model != "minilm"), model  # the project's models have a known training text
             assert not read or sum(group["share"] for group in read.values()) == pytest.approx(1.0)

@@ -60,6 +60,8 @@ def _lca_with_evidence(top, bottom, majority, vs_majority):
                                "seen, unread": {"probe_minus_majority": 3 * read_gap}}
     return {**result, "majority": majority, "verdicts": {"probe_vs_majority": vs_majority,
                                                          "top_vs_random": "not resolved",
+                                                         "tighter_top_vs_random": "higher" if top > 0.75
+                                                         else "not resolved",
                                                          "by_familiarity": {"seen": "lower", "unseen": vs_majority}},
             "intervals": {"all": [0.88, 0.92], "majority": [majority - 0.01, majority + 0.01],
                           "retraining": block, "selectivity": [0.1, 0.3]}}
@@ -84,6 +86,8 @@ def test_lca_numbers_carry_intervals_maj_and_verdicts(reports):
     assert unread["interval"][0] < -18.0 < unread["interval"][1] and unread["verdict"] == "not resolved"
     assert rows["rankings settled (model × property pairs; top sets kept ≥ 0.9 by a ten times tighter probe)"][
         "measured"] == "1 of 2"
+    tighter = rows["the same, top set ranked by the ten times tighter probe (model × property pairs)"]
+    assert tighter["measured"] == "1 higher, 1 not resolved" and tighter["verdict"] == "1 of 2 verdicts change"
     text = summary.write_summary("tiny").read_text()
     assert "| en-de | pos | 0.930 [0.920, 0.940] | 0.900 [0.880, 0.920] | lower | 0.800 [0.750, 0.850] |" in text
     assert "| 0.85 (not settled) |" in text and "| 0.92 (settled) |" in text

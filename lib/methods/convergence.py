@@ -22,7 +22,9 @@ SETTLED = 0.9  # a top set that keeps this Jaccard overlap after training on is 
 @dataclass(frozen=True)
 class Convergence:
     """The probe at its tolerance against the same probe trained on to ``tighter_tol``: objectives, test
-    accuracies, the extra iterations, and per percentage the Jaccard overlap of their top sets."""
+    accuracies, the extra iterations, per percentage the Jaccard overlap of their top sets, and the tighter probe's
+    top set at the first percentage (``tighter_top``, neuron ids), on which a finding can be retrained to see
+    whether it survives the ranking's last changes."""
 
     tol: float
     tighter_tol: float
@@ -32,6 +34,7 @@ class Convergence:
     tighter_accuracy: float
     extra_iterations: float
     jaccard: dict[str, float]
+    tighter_top: tuple[int, ...] = ()
 
     @property
     def objective_gap(self) -> float:
@@ -44,8 +47,9 @@ class Convergence:
         return min(self.jaccard.values()) >= SETTLED
 
     def as_dict(self) -> dict:
-        """The fields with ``objective_gap`` and ``settled``, as results files record them."""
-        return {**dataclasses.asdict(self), "objective_gap": self.objective_gap, "settled": self.settled}
+        """The fields with ``objective_gap`` and ``settled``, as results files record them (JSON's lists)."""
+        return {**dataclasses.asdict(self), "tighter_top": list(self.tighter_top), "objective_gap": self.objective_gap,
+                "settled": self.settled}
 
     def text(self, what: str) -> str:
         """One sentence for a reader: how far the probe of ``what`` stopped from a tighter run, and whether its
@@ -75,4 +79,5 @@ def convergence(probe: Probe, data, settings: ProbeSettings, ranking: str = "sca
     return Convergence(tol=settings.tol, tighter_tol=tighter_settings.tol, objective=float(probe.objective),
                        tighter_objective=float(tighter.objective), accuracy=accuracy(probe, *test),
                        tighter_accuracy=accuracy(tighter, *test), extra_iterations=tighter.epochs_run,
-                       jaccard={f"{pct:g}": jaccard(top(orders[0], pct), top(orders[1], pct)) for pct in percentages})
+                       jaccard={f"{pct:g}": jaccard(top(orders[0], pct), top(orders[1], pct)) for pct in percentages},
+                       tighter_top=tuple(top(orders[1], percentages[0]).tolist()))

@@ -581,8 +581,8 @@ def _transposed(X: torch.Tensor) -> torch.Tensor:
 
 
 _TILE = 64  # words per tile of a transpose on a thread pool (_transposed, _Half.of_raw)
-_ROWS = 256  # words per tile of a pass over raw data (_column_stats, _Half.of_raw): small enough to stay in cache, where
-# a temporary of a whole 8192 × 1024 block took 18 ms per operation, a tile's 1.5-2 ms per 8192 words
+_ROWS = 256  # words per tile of a pass over raw data (_column_stats, _Half.of_raw): its temporaries stay in cache,
+# where one of a whole 8192 × 1024 block took 18 ms per operation, the tiles' 1.5-2 ms per 8192 words
 
 
 def _columns(columns: Sequence[int] | None, n_neurons: int) -> np.ndarray | None:

@@ -157,7 +157,9 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
     """The results-file entry of (model, prop): ``{"all", "majority", "probe_minus_majority", "by_familiarity",
     "by_model_text" (models whose training text is known), "masking", "retraining", "minimal_set": {"neurons",
     "share"}, "selectivity", "ranking_check" (:func:`convergence_check`: how much of the top sets a ten times
-    tighter probe keeps), "verdicts", "variant", "intervals"}``,
+    tighter probe keeps, and the accuracy retrained on that probe's top set, ``tighter_top_retrained``, whose verdict
+    against random, ``verdicts["tighter_top_vs_random"]``, says whether top-vs-random survives the ranking's last
+    changes), "verdicts", "variant", "intervals"}``,
     accuracies as fractions, ``intervals`` holding ``[low, high]`` in the same nesting; cached beside the probe by
     variant, seeds and draws, so notebooks 04-06 can read it without retraining. ``data`` is the ``probe_data`` of
     (model, corpus, prop), loaded when not given. Used in: 01_linguistic_correlation."""
@@ -185,10 +187,15 @@ def summary(profile: str | Profile, model: str, corpus: str, prop: str, data=Non
         if "by_model_text" in result:
             result["intervals"]["by_model_text"] = result.pop("model_text_intervals")
         pct = p.probe.percentages[0]
-        tops = table_interval(table, "retraining", "top", pct)
-        result["verdicts"]["top_vs_random"] = verdict(tops, table_interval(table, "retraining", "random", pct))
+        tops, randoms = (table_interval(table, "retraining", which, pct) for which in ("top", "random"))
+        result["verdicts"]["top_vs_random"] = verdict(tops, randoms)
         result["verdicts"]["top_vs_bottom"] = verdict(tops, table_interval(table, "retraining", "bottom", pct))
-        result["ranking_check"] = convergence_check(p, model, corpus, prop, split, ranking, lambdas).as_dict()
+        check = convergence_check(p, model, corpus, prop, split, ranking, lambdas)
+        tighter = bootstrap_runs(retrained_runs(split, check.tighter_top, settings, start=probe), groups_of_test(split),
+                                 n_boot=p.probe.n_boot, seed=p.seed)
+        result["ranking_check"] = {**check.as_dict(), "tighter_top_retrained": tighter.estimate}
+        result["intervals"]["tighter_top_retrained"] = tighter.as_list()
+        result["verdicts"]["tighter_top_vs_random"] = verdict(tighter, randoms)
         result["variant"] = {"ranking": ranking, "fill": fill, "l1": settings.l1, "l2": settings.l2,
                              "tol": settings.tol, "rank_tol": probe.settings.tol, "precision": settings.precision,
                              "seeds": p.probe.seeds, "random_draws": p.probe.random_draws,
@@ -204,7 +211,7 @@ def _summary_path(p: Profile, model: str, corpus: str, prop: str, ranking: str, 
                     percentages=p.probe.percentages, delta=p.probe.minimal_set_delta, seeds=p.probe.seeds,
                     draws=p.probe.random_draws, n_boot=p.probe.n_boot, replicate=p.probe.replicate_percentages,
                     minimal_search=MINIMAL_SEARCH, start=RETRAIN_START,
-                    against_majority=("all", *FAMILIARITY, *MODEL_TEXT), ranking_check=True)
+                    against_majority=("all", *FAMILIARITY, *MODEL_TEXT), ranking_check="tighter_top")
 
 
 def summaries(profile: str | Profile, models: Sequence[str], corpus: str, props: Sequence[str],
@@ -515,7 +522,7 @@ def convergence_check(profile: str | Profile, model: str, corpus: str, prop: str
 def _convergence_path(p: Profile, model: str, corpus: str, prop: str, ranking: str,
                       lambdas: tuple[float, float] | None) -> Path:
     return lca_path(p, model, corpus, prop, "convergence.json", lambdas=lambdas, ranking=ranking,
-                    percentages=p.probe.percentages)
+                    percentages=p.probe.percentages, record="tighter_top")
 
 
 def _comparison_path(p: Profile, model: str, corpus: str, prop: str, lambdas: tuple[float, float] | None) -> Path:
@@ -537,7 +544,8 @@ def with_interval(value: float, interval: list[float] | None, digits: int = 3) -
 def evidence_text(results: dict) -> str:
     """Plain-words verdicts (markdown) of :func:`summary` entries, ``results[model][prop]``: whether the probe beats
     MAJ, overall and on the test words seen and unseen in training, and whether the top 10 % beat random and bottom
-    after retraining, each "not resolved" where the 95 % intervals overlap, naming what would resolve it. Used in:
+    after retraining (against random also with the top set of the ten times tighter probe, saying whether the
+    verdict changes), each "not resolved" where the 95 % intervals overlap, naming what would resolve it. Used in:
     01_linguistic_correlation."""
     lines = []
     for model, per_prop in results.items():
@@ -554,13 +562,31 @@ def evidence_text(results: dict) -> str:
             lines += _familiarity_lines(r)
             top, key = r["retraining"]["top"][f"{pct:g}"], f"{pct:g}"
             for other in ("random", "bottom"):
-                verdict_ = v[f"top_vs_{other}"]
                 shown = (f"top {key} % {with_interval(top, iv['retraining']['top'][key])} against {other} "
                          f"{with_interval(r['retraining'][other][key], iv['retraining'][other][key])} (retrained)")
-                lines.append(f"  - {shown}: " + ("top is better" if verdict_ == "higher" else
-                                                "top is **worse**" if verdict_ == "lower" else
-                                                f"not resolved at this scale ({RESOLVE})") + ".")
+                lines.append(f"  - {shown}: {_top_said(v[f'top_vs_{other}'])}.")
+            if "tighter_top_vs_random" in v:
+                lines.append(f"  - {_tighter_line(r, key)}")
     return "\n".join(lines)
+
+
+def _top_said(verdict_: str) -> str:
+    """A top-set verdict in words."""
+    return ("top is better" if verdict_ == "higher" else "top is **worse**" if verdict_ == "lower" else
+            f"not resolved at this scale ({RESOLVE})")
+
+
+def _tighter_line(r: dict, key: str) -> str:
+    """Top against random again, with the top set of the probe trained on to a tenth of its tolerance, and whether
+    the verdict is the same."""
+    check, v = r["ranking_check"], r["verdicts"]
+    shown = with_interval(check["tighter_top_retrained"], r["intervals"]["tighter_top_retrained"])
+    same = v["tighter_top_vs_random"] == v["top_vs_random"]
+    return (f"ranked by the probe trained on to tol {check['tighter_tol']:g} (top sets kept "
+            f"{min(check['jaccard'].values()):.2f}): top {key} % {shown} against random: "
+            f"{_top_said(v['tighter_top_vs_random'])}; " +
+            ("the same verdict." if same else "**the verdict changes as the ranking converges**, so it is not "
+             "settled at this tolerance."))
 
 
 def familiarity_table(results: dict, split: str = "by_familiarity") -> pd.DataFrame:
