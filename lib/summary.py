@@ -350,14 +350,16 @@ def key_numbers(profile: str) -> list[dict[str, Any]]:
                 verdict)
     if (r := _read(folder, "05_exclusive_neurons")) is not None and "exclusive_share" in r:
         chance = r.get("versus_chance", {})
-        observed = _as_interval({"estimate": r["exclusive_share"]["properties"], **{
-            "interval": chance.get("observed_interval"), "n": chance.get("models", 2)}})
+        share = chance.get("observed", r["exclusive_share"]["properties"])  # the mean over models its interval is of
+        observed = _as_interval({"estimate": share, "interval": chance.get("observed_interval"),
+                                 "n": chance.get("models", 2)})
         expected = _as_interval({"estimate": chance.get("chance"), "interval": chance.get("chance_interval"),
                                  "n": chance.get("models", 2)})
         call = resolved(observed, expected) if observed and expected else "not resolved (no interval recorded)"
         verdict = {"higher": "above chance", "lower": "below chance"}.get(call, call)
-        add("share of property-salient neurons exclusive to one property", r["exclusive_share"]["properties"], None,
-            "05_exclusive_neurons", observed, verdict)
+        what = "share of property-salient neurons exclusive to one property"
+        add(what + (" (mean over models)" if "observed" in chance else ""), share, None, "05_exclusive_neurons",
+            observed, verdict)
         if expected:
             add("the same share for random sets of the same sizes (chance)", expected.estimate, None,
                 "05_exclusive_neurons", expected, verdict)

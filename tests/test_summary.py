@@ -117,6 +117,18 @@ def test_separated_intervals_give_a_verdict_and_overlapping_ones_do_not(reports)
     assert rows["share of property-salient neurons exclusive to one property"]["verdict"].startswith("not resolved")
 
 
+def test_the_exclusive_share_is_shown_as_the_mean_its_interval_belongs_to(reports):
+    (reports / "05_exclusive_neurons.json").write_text(json.dumps({
+        "answer": "z" * 50, "exclusive_share": {"properties": 0.32, "labels": 0.43},  # pooled over models
+        "versus_chance": {"observed": 0.28, "observed_interval": [0.20, 0.36], "chance": 0.44,
+                          "chance_interval": [0.34, 0.54], "models": 5, "verdict": "not resolved"}}))
+    rows = {r["quantity"]: r for r in summary.key_numbers("tiny")}
+    share = rows["share of property-salient neurons exclusive to one property (mean over models)"]
+    assert share["measured"] == 0.28 and share["interval"].as_list() == [0.20, 0.36]
+    assert share["verdict"] == "not resolved"
+    assert rows["the same share for random sets of the same sizes (chance)"]["measured"] == 0.44
+
+
 def test_ablation_damage_intervals_decide_the_most_harmful_order(reports):
     result = dict(RESULTS["03_ablation_in_the_model"], ablation="mean",  # the shape notebook 03 writes
                   damage={"en-de": {"cca": 9.0, "bottom": 1.0}, "lm": {"cca": 0.3, "lca-pos": 0.4}},
