@@ -176,6 +176,18 @@ def test_design_products_in_blocks_are_exact(monkeypatch, k, half):
                 np.testing.assert_array_equal(design.half.XT.float().numpy(), design.half.X.float().numpy().T)
 
 
+def test_data_far_from_zero_get_the_transposed_design_at_once():
+    """Products from raw data lose precision to large offsets; such a design starts transposed."""
+    rng = np.random.default_rng(1)
+    acts, y = rng.normal(size=(500, 20)).astype(np.float32), rng.integers(0, 3, size=500)
+    assert "XT" not in vars(_design(acts, y, 3, half=True))
+    acts[:, 7] = 0.01 * acts[:, 7] + 5.0  # |μ| / σ = 500
+    design = _design(acts, y, 3, half=True)
+    assert "XT" in vars(design) and design.raw is not None
+    X = (acts - acts.mean(0)) / acts.std(0, ddof=1)
+    np.testing.assert_allclose(design.XT.numpy(), X.T, rtol=1e-3, atol=1e-3)
+
+
 @pytest.mark.parametrize("solver, precision, n_labels", [("owlqn", "float32", 4), ("owlqn", "mixed", 4),
                                                          ("owlqn", "mixed", probing._FEW_LABELS + 2),
                                                          ("fista", "float32", 4)])
