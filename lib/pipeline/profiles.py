@@ -62,8 +62,8 @@ class ProbeSizes:
     0.92 at 1e-4 and 0.96 at 1e-5; against 1e-5, LM POS 0.53 and 0.79 at 1e-3 and 1e-4, MiniLM POS 0.17 and 0.42
     (``benchmarks/bench_convergence.py``, 2026-12-04). The demo ranks with probes at 1e-4 (2-3× a 1e-3 probe's
     time); at 1e-5 (3-13×) a fresh-clone ``make demo`` took 13:21 instead of 7:18, the SEM probes' 57 labels
-    costing most. Notebook 01 checks the focus probe's ranking against a ten times tighter run
-    (``lca.convergence_check``); paper ranks at 1e-5. ``workers`` processes train a
+    costing most. Every LCA summary checks its ranking against a ten times tighter run and retrains that run's top
+    set (``lca.convergence_check``, ``lca.summary``); paper ranks at 1e-5. ``workers`` processes train a
     batch of probes (``lib.pipeline.workers``): None for one per CPU core; tiny uses 1, its probes take less time
     than a process takes to start."""
 
