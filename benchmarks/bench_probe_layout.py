@@ -55,9 +55,9 @@ def compare(acts: np.ndarray, labels: np.ndarray, repeats: int) -> tuple[float, 
     l2 = torch.zeros(design.n_neurons, 1)
 
     def transposed() -> torch.Tensor:
-        smooth, P = _smooth(design, design.logits(V, c), V, l2)
+        smooth, G = _smooth(design, design.logits(V, c), V, l2)
         float(smooth)
-        return _flat_grad(design, P, V, l2)
+        return _flat_grad(design, G, V, l2)
 
     before, ours = row_major_iteration(X, design.Y, V, c), transposed()
     if not torch.allclose(before, ours, atol=1e-5):

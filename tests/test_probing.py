@@ -188,6 +188,32 @@ def test_data_far_from_zero_get_the_transposed_design_at_once():
     np.testing.assert_allclose(design.XT.numpy(), X.T, rtol=1e-3, atol=1e-3)
 
 
+def test_a_probe_reuses_the_memory_its_array_left_and_frees_it_with_the_array():
+    """The bfloat16 copies of a finished probe serve the next probe of the same array (no fresh pages to fault in),
+    never two live designs at once, never another array's; they go when the array goes."""
+    rng = np.random.default_rng(2)
+    acts, y = rng.normal(size=(400, 30)).astype(np.float32), rng.integers(0, 3, size=400)
+    first = train_probe(acts, y, settings=ProbeSettings(precision="mixed"), progress=False)
+    kept = {buffer.data_ptr() for buffer in probing._SPARE[1]}
+    assert probing._SPARE[0]() is acts and len(kept) == 2
+    whole, subset = _design(acts, y, 3, half=True), _design(acts, y, 3, columns=np.array([1, 4, 9]), half=True)
+    assert {whole.half.X.data_ptr(), whole.half.XT.data_ptr()} == kept and subset.half.X.data_ptr() not in kept
+    np.testing.assert_allclose(whole.half.X.float().numpy(), (acts - acts.mean(0)) / acts.std(0, ddof=1),
+                               rtol=2 ** -8, atol=1e-6)  # the reused memory holds this design's copies
+    other = acts.copy()
+    assert _design(other, y, 3, half=True).half.X.data_ptr() not in kept
+    probing._keep(acts, whole.half)  # as train_probe does when a design is done with
+    smaller = _design(acts, y, 3, columns=np.array([2, 3]), half=True)
+    assert {smaller.half.X.data_ptr(), smaller.half.XT.data_ptr()} == kept
+    fresh = _design(other, y, 3, columns=np.array([2, 3]), half=True)
+    np.testing.assert_array_equal(smaller.half.X.float().numpy(), fresh.half.X.float().numpy())
+    np.testing.assert_array_equal(smaller.half.XT.float().numpy(), fresh.half.XT.float().numpy())
+    second = train_probe(acts, y, settings=ProbeSettings(precision="mixed"), progress=False)
+    np.testing.assert_array_equal(first.weights, second.weights)
+    del acts, whole, subset, smaller
+    assert probing._SPARE == [None, []]
+
+
 @pytest.mark.parametrize("solver, precision, n_labels", [("owlqn", "float32", 4), ("owlqn", "mixed", 4),
                                                          ("owlqn", "mixed", probing._FEW_LABELS + 2),
                                                          ("fista", "float32", 4)])

@@ -35,6 +35,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import threading
 import weakref
 from dataclasses import dataclass
 from concurrent.futures import ThreadPoolExecutor
@@ -243,6 +244,7 @@ def train_probe(acts: np.ndarray, labels: Sequence[str], dev: tuple[np.ndarray, 
             start = None if init is None else _standardised_start(design, *init)
             fit = _raw(design, *solve(design, settings.l1, settings.l2, settings.tol, settings.max_iter,
                                       init=start, progress=progress))
+            _keep(acts, design.half)
     if dev_data is not None and not early:
         dev_acc = float(np.mean((np.asarray(dev_data[0], dtype=np.float32) @ fit.weights.T + fit.bias).argmax(1)
                                 == dev_data[1]))
@@ -317,19 +319,17 @@ def _standardise(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass(frozen=True, eq=False)
 class _Design:
-    """Standardised training data on the device: ``Y`` label ids, ``hot`` the flat index (label · words + word) of
-    each word's gold logit in the labels × words logits, column ``mu`` and ``sigma`` of the raw activations, the
-    number of labels, the bfloat16 copies of a mixed-precision solve (``half``), and the float32 data in one of two
+    """Standardised training data on the device: ``Y`` label ids, column ``mu`` and ``sigma`` of the raw activations,
+    the number of labels, the bfloat16 copies of a mixed-precision solve (``half``), and the float32 data in one of two
     forms: ``built``, standardised and **transposed** (neurons × words, row-major), or ``raw``, the caller's words ×
-    neurons as given, standardised inside each product (:meth:`logits`, :meth:`back`) until :meth:`transpose`
-    builds the transposed form. Logits are kept as labels × words. With so few labels, both products a solver
-    iteration needs run twice as fast in the transposed layout on one CPU thread (80k × 1024 × 12: 154 against
-    329 ms per gradient), and softmax over the label axis 30× faster; a mixed-precision solve of the whole matrix
-    needs float32 only to check its stopping rule, which the raw products do as fast (80k × 1024 × 12, two threads:
-    64 against 64 ms), without the transposed copy's 0.2 s."""
+    neurons as given, standardised inside each product (:meth:`logits`, :meth:`back`) until :meth:`transpose` builds the
+    transposed form. Logits are kept as labels × words. With so few labels, both products a solver iteration needs run
+    twice as fast in the transposed layout on one CPU thread (80k × 1024 × 12: 154 against 329 ms per gradient), and
+    softmax over the label axis 30× faster; a mixed-precision solve of the whole matrix needs float32 only to check its
+    stopping rule, which the raw products do as fast (80k × 1024 × 12, two threads: 64 against 64 ms), without the
+    transposed copy's 0.2 s."""
 
     Y: torch.Tensor
-    hot: torch.Tensor
     mu: torch.Tensor
     sigma: torch.Tensor
     n_classes: int
@@ -410,23 +410,26 @@ class _Half:
     XT: torch.Tensor | None
 
     @staticmethod
-    def of(XT: torch.Tensor, n_classes: int) -> _Half:
-        """The bfloat16 copies of a float32 design ``XT`` (neurons × words) with ``n_classes`` labels."""
-        (d, n), bf16 = XT.shape, torch.bfloat16
-        low, X = torch.empty(d, n, dtype=bf16, device=XT.device), torch.empty(n, d, dtype=bf16, device=XT.device)
+    def of(XT: torch.Tensor, n_classes: int, memory: Callable[[int, int], torch.Tensor]) -> _Half:
+        """The bfloat16 copies of a float32 design ``XT`` (neurons × words) with ``n_classes`` labels, in tensors
+        from ``memory(rows, columns)`` (:func:`_spare`)."""
+        d, n = XT.shape
+        low, X = memory(d, n), memory(n, d)
         _each(lambda rows: low[rows].copy_(XT[rows]), d, _NEURON_BLOCK)
         _each(lambda words: X[words].copy_(low[:, words].T), n, _WORD_BLOCK)
         return _Half(X=X, XT=low if n_classes <= _FEW_LABELS else None)
 
     @staticmethod
-    def of_raw(X: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, n_classes: int) -> _Half:
+    def of_raw(X: torch.Tensor, mu: torch.Tensor, sigma: torch.Tensor, n_classes: int,
+               memory: Callable[[int, int], torch.Tensor]) -> _Half:
         """The bfloat16 copies of raw words × neurons float32 ``X`` standardised by column ``mu`` and ``sigma``, in
-        one pass of :data:`_ROWS`-word tiles (each standardised in cache, then written in both layouts): with the
-        column statistics (:func:`_column_stats`) 0.27 against 0.40 s through the float32 transpose at 80k × 1024 ×
-        12 on two threads, about 0.07 s of it the first writes to the fresh copies' pages."""
-        (n, d), bf16, inv = X.shape, torch.bfloat16, sigma.reciprocal()
-        low = torch.empty(n, d, dtype=bf16, device=X.device)
-        XT = torch.empty(d, n, dtype=bf16, device=X.device) if n_classes <= _FEW_LABELS else None
+        one pass of :data:`_ROWS`-word tiles (each standardised in cache, then written in both layouts), in tensors
+        from ``memory(rows, columns)``: with the column statistics (:func:`_column_stats`) 0.27 against 0.40 s
+        through the float32 transpose at 80k × 1024 × 12 on two threads, about 0.07 s of it the first writes to
+        fresh pages (:func:`_spare`)."""
+        (n, d), inv = X.shape, sigma.reciprocal()
+        low = memory(n, d)
+        XT = memory(d, n) if n_classes <= _FEW_LABELS else None
 
         def tiles(words: slice) -> None:
             for rows in _slices(words, _ROWS):
@@ -477,12 +480,11 @@ def _design(acts: np.ndarray, y: np.ndarray, n_classes: int, columns: np.ndarray
     bfloat16 copies when ``half`` (a mixed-precision solve), which for the whole matrix are made straight from the
     raw data (:meth:`_Half.of_raw`), its float32 form staying raw until an iteration needs it."""
     Y = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device())
-    hot = Y * Y.shape[0] + torch.arange(Y.shape[0], device=Y.device)
     if half and columns is None:
         raw = _tensor(acts, device())
         mu, sigma = _column_stats(raw)
-        design = _Design(Y=Y, hot=hot, mu=mu, sigma=sigma, n_classes=n_classes,
-                         half=_Half.of_raw(raw, mu, sigma, n_classes), raw=raw)
+        design = _Design(Y=Y, mu=mu, sigma=sigma, n_classes=n_classes,
+                         half=_Half.of_raw(raw, mu, sigma, n_classes, functools.partial(_spare, acts)), raw=raw)
         if float((mu.abs() / sigma).max()) > _RAW_OFFSET:
             design.transpose()
         return design
@@ -491,8 +493,8 @@ def _design(acts: np.ndarray, y: np.ndarray, n_classes: int, columns: np.ndarray
     if columns is not None and not np.array_equal(columns, np.arange(XT.shape[0])):
         rows = torch.from_numpy(columns).to(XT.device)
         XT, mu, sigma = XT.index_select(0, rows), mu[rows], sigma[rows]
-    return _Design(Y=Y, hot=hot, mu=mu, sigma=sigma, n_classes=n_classes,
-                   half=_Half.of(XT, n_classes) if half else None, built=XT)
+    return _Design(Y=Y, mu=mu, sigma=sigma, n_classes=n_classes,
+                   half=_Half.of(XT, n_classes, functools.partial(_spare, acts)) if half else None, built=XT)
 
 
 def _column_stats(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -547,6 +549,47 @@ def _forget(ref: weakref.ref) -> None:
     """Drop the kept design when the array it belongs to is freed (not a later array's)."""
     if _LAST[0] is ref:
         _LAST[:] = [None, None]
+
+
+def _spare(acts: np.ndarray, rows: int, columns: int) -> torch.Tensor:
+    """A rows × columns bfloat16 tensor for a mixed-precision design of ``acts``: on a CPU, in memory that a finished
+    design of the same array left (:func:`_keep`), else new. Fresh memory costs the first write to each page: at
+    80k × 1024 × 12 the copies' 330 MB took 1.20-1.25 s per probe fresh, 1.12-1.16 s reused (2026-12-04)."""
+    size = rows * columns
+    with _SPARE_LOCK:
+        kept = _SPARE[1] if _SPARE[0] is not None and _SPARE[0]() is acts else []
+        fits = [i for i, buffer in enumerate(kept) if buffer.numel() >= size]
+        if fits:
+            return kept.pop(min(fits, key=lambda i: kept[i].numel())).view(-1)[:size].view(rows, columns)
+    return torch.empty(rows, columns, dtype=torch.bfloat16, device=device())
+
+
+def _keep(acts: np.ndarray, half: _Half | None) -> None:
+    """Keep the memory of a finished design's bfloat16 copies for the next design of ``acts`` (:func:`_spare`), on a
+    CPU (a GPU's caching allocator does this already) and while ``acts`` lives: a new array frees the last one's."""
+    if half is None or device() != "cpu":
+        return
+    buffers = [t if t._base is None else t._base for t in (half.X, half.XT) if t is not None]
+    with _SPARE_LOCK:
+        if _SPARE[0] is None or _SPARE[0]() is not acts:
+            try:
+                ref = weakref.ref(acts)
+            except TypeError:  # an object without weak references: nothing to tie the memory to
+                return
+            _SPARE[:] = [ref, []]
+            weakref.finalize(acts, _release, ref)
+        _SPARE[1].extend(buffers)
+
+
+def _release(ref: weakref.ref) -> None:
+    """Free the memory kept for the array behind ``ref`` (not a later array's)."""
+    with _SPARE_LOCK:
+        if _SPARE[0] is ref:
+            _SPARE[:] = [None, []]
+
+
+_SPARE: list = [None, []]  # a weak reference to the last array of a mixed-precision design, and its kept memory
+_SPARE_LOCK = threading.Lock()
 
 
 def _standardise_transposed(acts: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -631,20 +674,25 @@ def _raw(design: _Design, V: torch.Tensor, c: torch.Tensor, iters: int, obj: flo
                 design.sigma.cpu().numpy().copy(), float(iters), obj, converged)
 
 
-def _smooth(design: _Design, Z: torch.Tensor, V: torch.Tensor, l2: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean CE of logits Z (labels × words) + Σ l2 V², in float64 (a 0-d tensor), and the softmax of Z over the
-    labels, which the gradient needs (:func:`_flat_grad`). Both come from one exponential of Z: ``torch.logsumexp``
-    and ``torch.softmax`` along the label axis exponentiated it twice, and the loss and gradient around the two
-    products took 23.9 against 15.7 ms per iteration at 82k words × 12 labels, 214 against 130 ms at 125 labels;
-    the en→de POS probes retrained on 10-20 % of the neurons, where that work rivals the products, 12.2 against
-    14.1 CPU-s."""
+def _residual(Z: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean CE (float64, 0-d) of logits ``Z`` (labels × words) with gold labels ``Y``, and the residual G =
+    softmax(Z) − one-hot that the gradient needs (:func:`_flat_grad`). One exponential of Z serves both
+    (``torch.logsumexp`` and ``torch.softmax`` exponentiated it twice: 23.9 against 15.7 ms per iteration at 82k
+    words × 12 labels). In one pass over the whole matrix on the calling thread: 1.4 ms there at 80k words × 12
+    labels, 2.5-2.9 ms in blocks on two threads, whose small operations queue for the interpreter lock."""
     top = Z.amax(0)
-    P = torch.sub(Z, top).exp_()
-    total = P.sum(0)
-    ce = top + total.log() - Z.reshape(-1)[design.hot]
-    P.mul_(total.reciprocal_())
-    return ce.double().mean() + (l2 * V * V).double().sum(), P
+    G = torch.sub(Z, top).exp_()
+    total = G.sum(0)
+    ce = (top + total.log() - Z.gather(0, Y[None])[0]).sum(dtype=torch.float64) / Y.shape[0]
+    G.mul_(total.reciprocal_()).scatter_add_(0, Y[None], torch.full((1, Y.shape[0]), -1.0, device=G.device))
+    return ce, G
+
+
+def _smooth(design: _Design, Z: torch.Tensor, V: torch.Tensor, l2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean CE of logits Z (labels × words) + Σ l2 V², in float64 (a 0-d tensor), and the residual the gradient
+    needs (:func:`_residual`)."""
+    ce, G = _residual(Z, design.Y)
+    return ce + (l2 * V * V).double().sum(), G
 
 
 def _lipschitz(XT: torch.Tensor, steps: int = 20) -> float:
@@ -690,8 +738,8 @@ def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
         t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
         beta = (t - 1) / t_next
         Vy, cy, Zy = V + beta * (V - Vp), c + beta * (c - cp), Z + beta * (Z - Zp)
-        fy, P = _smooth(design, Zy, Vy, l2v)
-        grad = _flat_grad(design, P, Vy, l2v)
+        fy, G = _smooth(design, Zy, Vy, l2v)
+        grad = _flat_grad(design, G, Vy, l2v)
         gV, gc = grad[:d * k].view(d, k), grad[d * k:]
         while True:
             U = Vy - gV / L
@@ -719,17 +767,14 @@ def _fista(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
     return V, c, it, F, converged
 
 
-def _flat_grad(design: _Design, P: torch.Tensor, V: torch.Tensor, l2: torch.Tensor, half: bool = False
+def _flat_grad(design: _Design, G: torch.Tensor, V: torch.Tensor, l2: torch.Tensor, half: bool = False
                ) -> torch.Tensor:
-    """Gradient of mean CE + Σ l2 V² at V and the softmax ``P`` of its logits (labels × words, from :func:`_smooth`;
-    overwritten by P minus the gold labels' one-hot), flat: V's (neurons × labels), then c's; Xᵀ·G from the bfloat16
-    copies when ``half``. The gold labels' 1 is taken off by ``scatter_add_`` (0.4 ms at 82k words × 12 labels;
-    indexed subtraction 1.7 ms, the same result bit for bit), and the mean's 1/n applied to the two products rather
-    than to P (0.5 ms less per gradient)."""
-    n = P.shape[1]
-    P.view(-1).scatter_add_(0, design.hot, torch.full((n,), -1.0, device=P.device))
-    back = (design.half.back(P) if half else design.back(P)).div_(n)
-    return torch.cat([torch.addcmul(back, V, l2, value=2.0).reshape(-1), P.sum(1).div_(n)])
+    """Gradient of mean CE + Σ l2 V² at V with the residual ``G`` of its logits (:func:`_residual`), flat: V's
+    (neurons × labels), then c's; Xᵀ·G from the bfloat16 copies when ``half``. The mean's 1/n is applied to the
+    products rather than to G (0.5 ms less per gradient at 82k words × 12 labels)."""
+    n = G.shape[1]
+    back = (design.half.back(G) if half else design.back(G)).div_(n)
+    return torch.cat([torch.addcmul(back, V, l2, value=2.0).reshape(-1), G.sum(1).div_(n)])
 
 
 def _pseudo_gradient(x: torch.Tensor, g: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -782,24 +827,23 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
         return v[:d * k].view(d, k), v[d * k:]
 
     def evaluate(v: torch.Tensor, Z: torch.Tensor) -> tuple[float, torch.Tensor]:
-        V, c = split(v)
-        smooth, P = _smooth(design, Z, V, l2v)
-        return float(smooth + (w * v.abs()).double().sum()), P
+        smooth, G = _smooth(design, Z, split(v)[0], l2v)
+        return float(smooth + (w * v.abs()).double().sum()), G
 
-    def gradient(v: torch.Tensor, P: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """The gradient at ``v`` from its softmax ``P`` (Xᵀ·G in bfloat16 while ``half``), and the bfloat16 phase's
+    def gradient(v: torch.Tensor, G: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The gradient at ``v`` from its residual ``G`` (Xᵀ·G in bfloat16 while ``half``), and the bfloat16 phase's
         resolution there: rounding G (labels × words) to bfloat16 moves each entry of Xᵀ·G by about 2⁻⁹ of its
         label's ‖G‖ on standardised data, and the bfloat16 data move the optimum by as much, so a pseudo-gradient
         below twice that is noise."""
-        g = _flat_grad(design, P, split(v)[0], l2v, half)
-        return g, 2.0 ** -8 * float(torch.linalg.vector_norm(P, dim=1).max()) / P.shape[1] if half else 0.0
+        g = _flat_grad(design, G, split(v)[0], l2v, half)
+        return g, 2.0 ** -8 * float(torch.linalg.vector_norm(G, dim=1).max()) / G.shape[1] if half else 0.0
 
     def state(v: torch.Tensor, zero: bool = False) -> tuple[torch.Tensor, float, torch.Tensor, float]:
         """Float32 logits, objective, gradient and resolution at ``v``; at zero the logits are zero without a
         product."""
         Z = torch.zeros(k, design.n_words, device=on) if zero else design.logits(*split(v))
-        F, P = evaluate(v, Z)
-        return Z, F, *gradient(v, P)
+        F, G = evaluate(v, Z)
+        return Z, F, *gradient(v, G)
 
     def moved(xn: torch.Tensor, x: torch.Tensor, Z: torch.Tensor) -> torch.Tensor:
         return design.half.moved(Z, *split(xn - x)) if half else design.logits(*split(xn))
@@ -831,7 +875,7 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
             xn = x + step * direction
             xn = torch.where(xn.sign() == orthant, xn, torch.zeros_like(xn))
             Zn = moved(xn, x, Z)
-            Fn, Pn = evaluate(xn, Zn)
+            Fn, Gn = evaluate(xn, Zn)
             if Fn <= F + 1e-4 * float(pg @ (xn - x)) + _NOISE * abs(F):
                 break
             step /= 2
@@ -843,7 +887,7 @@ def _owlqn(design: _Design, l1: float, l2: float, tol: float, max_iter: int,
             half = False
             Z, F, g, floor = state(x)
             continue
-        gn, floor = gradient(xn, Pn)
+        gn, floor = gradient(xn, Gn)
         s, y = xn - x, gn - g
         if float(s @ y) > 1e-10 * float(s @ s):
             pairs = (pairs + [(s, y)])[-memory:]
