@@ -212,6 +212,9 @@ def test_a_probe_reuses_the_memory_its_array_left_and_frees_it_with_the_array():
     np.testing.assert_array_equal(first.weights, second.weights)
     del acts, whole, subset, smaller
     assert probing._SPARE == [None, []]
+    for size in range(1, 6):  # ever larger column sets keep one pair of buffers, not one per size
+        train_probe(other, y, settings=ProbeSettings(precision="mixed"), columns=np.arange(size), progress=False)
+    assert [buffer.numel() for buffer in probing._SPARE[1]] == [400 * 5, 400 * 5]
 
 
 @pytest.mark.parametrize("solver, precision, n_labels", [("owlqn", "float32", 4), ("owlqn", "mixed", 4),
