@@ -226,7 +226,7 @@ def plot_familiarity(table: pd.DataFrame, groups: Sequence[str] = FAMILIARITY, l
     props, models = table["prop"].unique(), table["model"].unique()
     fig, axes = plt.subplots(1, len(props), figsize=(4.2 * len(props), 0.25 * len(groups) * len(models) + 1.5),
                              squeeze=False, sharey=True, layout="constrained")
-    offsets = np.linspace(-0.12, 0.12, len(groups)) * (len(groups) - 1)
+    offsets = 0.24 * (np.arange(len(groups)) - (len(groups) - 1) / 2)  # the groups 0.24 apart around each row
     for ax, prop in zip(axes.flat, props):
         for i, name in enumerate(groups):
             rows = table[(table["prop"] == prop) & (table["words"] == name)]

@@ -623,9 +623,8 @@ def _transposed(X: torch.Tensor) -> torch.Tensor:
     XT = torch.empty(X.shape[1], X.shape[0], device=X.device)
 
     def tiles(words: slice) -> None:
-        for start in range(words.start, words.stop, _TILE):
-            end = min(start + _TILE, words.stop)
-            XT[:, start:end].copy_(X[start:end].T)
+        for tile in _slices(words, _TILE):
+            XT[:, tile].copy_(X[tile].T)
 
     _each(tiles, X.shape[0], _WORD_BLOCK)
     return XT

@@ -2,7 +2,7 @@
 
 A profile fixes every size used anywhere (corpus slices, probe sentence counts, model sizes, epochs, ablation steps),
 so that one name reproduces a whole run: ``tiny`` for tests and CI (seconds per step), ``demo`` for ``make demo``
-(the design budget is 20 minutes on a 2-core CPU; on fresh clones 7.0-10.5 minutes on 2026-12-04's machine, an Intel
+(the design budget is 20 minutes on a 2-core CPU; on fresh clones 7.0-10.6 minutes on 2026-12-04's machine, an Intel
 CPU with AMX, 11.3 beside two CPU-bound processes, and 24.1 to 29.9 on 2026-12-01/02's slower machine: README, "What
 you will see"), ``paper`` for the paper's scale (meant for a GPU).
 Used in: every notebook (the ``profile`` parameter) and every module that caches artifacts.
